@@ -1,0 +1,213 @@
+"""Perceptual distances used by the quality benchmark (``bench/quality.py``).
+
+Both distances are measured with the original Caffe VGG-19 (Simonyan &
+Zisserman 2015) from :mod:`styletransfer.vgg`, max pooling, exactly as the
+losses of Gatys, Ecker & Bethge (2016), "Image Style Transfer Using
+Convolutional Neural Networks" (CVPR), but normalised so that the numbers are
+comparable between images, sizes and methods:
+
+* content distance = ‖F(out) − F(content)‖² / ‖F(content)‖² at ``relu4_2``
+  (sums of squares over all N·C·H·W feature values). 0 means the stylised
+  image has the content's features exactly; 1 is as far as an image whose
+  features are all zero.
+* style distance = mean over ``relu1_1, relu2_1, relu3_1, relu4_1, relu5_1``
+  of ‖G(out) − G(style)‖²_F / ‖G(style)‖²_F, with G = F Fᵀ / (H·W) the Gram
+  matrix of :func:`styletransfer.ops.gram_matrix`. Gram matrices are
+  normalised by the number of positions, so the style image may have a
+  different size from the output; the benchmark resizes both the content
+  photo and the style painting to 512 px on the longer side.
+
+Images are float tensors (1, 3, H, W) (N > 1 is accepted: the distances are
+then over the whole batch), RGB, values in [0, 1]. All functions run without
+gradients in fp32 and return Python floats (unitless ratios, ≥ 0).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+
+from .ops import gram_matrix
+from .vgg import CONTENT_LAYER, STYLE_LAYERS, VGG19Features, load_vgg19
+
+__all__ = [
+    "CONTENT_LAYER",
+    "STYLE_LAYERS",
+    "relative_sq_error",
+    "style_grams",
+    "content_distance",
+    "style_distance_per_layer",
+    "style_distance",
+    "distances",
+]
+
+
+def relative_sq_error(value: torch.Tensor, target: torch.Tensor) -> float:
+    """‖value − target‖² / ‖target‖² over all elements (squared Frobenius norms).
+
+    Args:
+        value, target: tensors of the same shape (any float dtype).
+
+    Returns:
+        A float ≥ 0; 0 when ``value == target``, 1 when ``value`` is all zeros.
+
+    Raises:
+        ValueError: if the shapes differ or ``target`` is all zeros.
+    """
+    if value.shape != target.shape:
+        raise ValueError(f"shapes differ: {tuple(value.shape)} vs {tuple(target.shape)}")
+    target = target.double()
+    denom = target.pow(2).sum()
+    if denom == 0:
+        raise ValueError("the reference tensor is all zeros; its relative error is undefined")
+    return float((value.double() - target).pow(2).sum() / denom)
+
+
+def _check_image(name: str, image: torch.Tensor) -> None:
+    if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[1] != 3:
+        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ValueError(f"{name} must be an (N, 3, H, W) RGB tensor in [0, 1], got {shape}")
+
+
+def _vgg_for(image: torch.Tensor, vgg: VGG19Features | None) -> VGG19Features:
+    return vgg if vgg is not None else load_vgg19(image.device, pooling="max")
+
+
+@torch.no_grad()
+def style_grams(style: torch.Tensor, vgg: VGG19Features | None = None) -> dict[str, torch.Tensor]:
+    """Gram matrices of ``style`` at the five style layers.
+
+    Args:
+        style: (N, 3, H, W) RGB in [0, 1], any size (≥ 16 px per side so that
+            relu5_1 has at least one position).
+        vgg: feature extractor; default ``load_vgg19(style.device, "max")``.
+
+    Returns:
+        ``{layer: (N, C, C) fp32 Gram matrix}`` for ``relu1_1`` … ``relu5_1``;
+        pass it to :func:`style_distance` to score many outputs against one
+        style without re-encoding it.
+
+    Raises:
+        ValueError: if ``style`` is not an (N, 3, H, W) tensor.
+    """
+    _check_image("style", style)
+    feats = _vgg_for(style, vgg)(style.float(), STYLE_LAYERS)
+    return {layer: gram_matrix(feats[layer]) for layer in STYLE_LAYERS}
+
+
+@torch.no_grad()
+def content_distance(
+    out: torch.Tensor, content: torch.Tensor, vgg: VGG19Features | None = None
+) -> float:
+    """‖F(out) − F(content)‖² / ‖F(content)‖² at relu4_2.
+
+    Args:
+        out: stylised image (N, 3, H, W), RGB in [0, 1].
+        content: content photo, same shape as ``out``.
+        vgg: feature extractor; default ``load_vgg19(out.device, "max")``.
+
+    Returns:
+        Float ≥ 0 (0 for identical images).
+
+    Raises:
+        ValueError: if the shapes differ or are not (N, 3, H, W).
+    """
+    _check_image("out", out)
+    _check_image("content", content)
+    if out.shape != content.shape:
+        raise ValueError(
+            f"out and content must have the same size, got {tuple(out.shape)} and {tuple(content.shape)}"
+        )
+    net = _vgg_for(out, vgg)
+    f_out = net(out.float(), (CONTENT_LAYER,))[CONTENT_LAYER]
+    f_content = net(content.float(), (CONTENT_LAYER,))[CONTENT_LAYER]
+    return relative_sq_error(f_out, f_content)
+
+
+def _grams(style: torch.Tensor | Mapping[str, torch.Tensor], vgg, like: torch.Tensor):
+    if isinstance(style, Mapping):
+        missing = [layer for layer in STYLE_LAYERS if layer not in style]
+        if missing:
+            raise ValueError(f"style Gram matrices lack layers {missing}")
+        return style
+    return style_grams(style, _vgg_for(like, vgg))
+
+
+@torch.no_grad()
+def style_distance_per_layer(
+    out: torch.Tensor,
+    style: torch.Tensor | Mapping[str, torch.Tensor],
+    vgg: VGG19Features | None = None,
+) -> dict[str, float]:
+    """‖G(out) − G(style)‖²_F / ‖G(style)‖²_F for each of relu1_1 … relu5_1.
+
+    Args:
+        out: stylised image (N, 3, H, W), RGB in [0, 1].
+        style: style image (N or 1, 3, H', W') at any size, or the dict
+            returned by :func:`style_grams`.
+        vgg: feature extractor; default ``load_vgg19(out.device, "max")``.
+
+    Returns:
+        ``{layer: float ≥ 0}``.
+
+    Raises:
+        ValueError: for a malformed image or Gram dict.
+    """
+    _check_image("out", out)
+    net = _vgg_for(out, vgg)
+    target = _grams(style, net, out)
+    feats = net(out.float(), STYLE_LAYERS)
+    result = {}
+    for layer in STYLE_LAYERS:
+        g_out = gram_matrix(feats[layer])
+        g_style = target[layer].to(g_out.device)
+        if g_style.shape[0] == 1 and g_out.shape[0] > 1:
+            g_style = g_style.expand_as(g_out)
+        result[layer] = relative_sq_error(g_out, g_style)
+    return result
+
+
+def style_distance(
+    out: torch.Tensor,
+    style: torch.Tensor | Mapping[str, torch.Tensor],
+    vgg: VGG19Features | None = None,
+) -> float:
+    """Mean over relu1_1 … relu5_1 of ‖G(out) − G(style)‖²_F / ‖G(style)‖²_F.
+
+    Arguments and errors as :func:`style_distance_per_layer`. Returns a float
+    ≥ 0 (0 when ``out`` has exactly the style's Gram matrices).
+    """
+    per_layer = style_distance_per_layer(out, style, vgg)
+    return sum(per_layer.values()) / len(per_layer)
+
+
+@torch.no_grad()
+def distances(
+    out: torch.Tensor,
+    content: torch.Tensor,
+    style: torch.Tensor | Mapping[str, torch.Tensor],
+    vgg: VGG19Features | None = None,
+) -> tuple[float, float]:
+    """``(content_distance, style_distance)`` with a single VGG pass over ``out``.
+
+    Same definitions, arguments and errors as :func:`content_distance` and
+    :func:`style_distance`.
+    """
+    _check_image("out", out)
+    _check_image("content", content)
+    if out.shape != content.shape:
+        raise ValueError(
+            f"out and content must have the same size, got {tuple(out.shape)} and {tuple(content.shape)}"
+        )
+    net = _vgg_for(out, vgg)
+    target = _grams(style, net, out)
+    layers = (*STYLE_LAYERS, CONTENT_LAYER)
+    feats = net(out.float(), layers)
+    f_content = net(content.float(), (CONTENT_LAYER,))[CONTENT_LAYER]
+    c_dist = relative_sq_error(feats[CONTENT_LAYER], f_content)
+    s_dist = [
+        relative_sq_error(gram_matrix(feats[layer]), target[layer].to(out.device).expand(out.shape[0], -1, -1))
+        for layer in STYLE_LAYERS
+    ]
+    return c_dist, sum(s_dist) / len(s_dist)
