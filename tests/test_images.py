@@ -1,0 +1,213 @@
+"""styletransfer.images: every awkward upload becomes upright RGB or a clear ImageError."""
+
+from __future__ import annotations
+
+import io
+import struct
+import sys
+import subprocess
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from styletransfer.errors import ImageError, InvalidOptionError
+from styletransfer.images import fit_max_side, image_info, open_image
+
+
+def _encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A 1-bit grayscale PNG that declares width×height but carries a few bytes of
+    pixel data: decoding it would fail as truncated, so refusing it with a
+    "too large" message proves the refusal happened before decoding."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+
+
+def _quadrants(w: int = 40, h: int = 20) -> Image.Image:
+    """Left half red, right half blue: orientation is visible in the pixels."""
+    arr = np.zeros((h, w, 3), np.uint8)
+    arr[:, : w // 2] = (255, 0, 0)
+    arr[:, w // 2 :] = (0, 0, 255)
+    return Image.fromarray(arr, "RGB")
+
+
+def test_exif_orientation_6_comes_out_upright():
+    img = _quadrants(40, 20)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored image must be rotated 90° clockwise for display
+    data = _encode(img, "JPEG", exif=exif, quality=95)
+    out = open_image(data)
+    assert out.mode == "RGB"
+    assert out.size == (20, 40)
+    # Rotating 90° clockwise puts the stored left (red) half on top.
+    top = np.asarray(out)[2, 10]
+    bottom = np.asarray(out)[-3, 10]
+    assert top[0] > 200 and top[2] < 60, top
+    assert bottom[2] > 200 and bottom[0] < 60, bottom
+    assert "exif" not in out.info
+    assert image_info(data) == (20, 40, "JPEG")
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt"),
+    [("CMYK", "JPEG"), ("CMYK", "TIFF"), ("RGBA", "PNG"), ("LA", "PNG"), ("P", "PNG"), ("L", "PNG"), ("1", "PNG")],
+)
+def test_modes_become_rgb(mode: str, fmt: str):
+    src = _quadrants().convert(mode)
+    out = open_image(_encode(src, fmt))
+    assert out.mode == "RGB"
+    assert out.size == (40, 20)
+
+
+def test_cmyk_colours_survive():
+    out = open_image(_encode(_quadrants().convert("CMYK"), "TIFF"))
+    left, right = np.asarray(out)[10, 5], np.asarray(out)[10, 35]
+    assert left[0] > 200 and left[2] < 60
+    assert right[2] > 200 and right[0] < 60
+
+
+def test_16_bit_grayscale_is_scaled_not_clipped():
+    arr = np.full((20, 30), 32768, np.uint16)  # mid grey in 16 bit
+    arr[:, :10] = 65535
+    src = Image.fromarray(arr)
+    assert src.mode == "I;16"
+    out = open_image(_encode(src, "PNG"))
+    assert out.mode == "RGB" and out.size == (30, 20)
+    px = np.asarray(out)
+    assert tuple(px[5, 0]) == (255, 255, 255)
+    assert abs(int(px[5, 20, 0]) - 128) <= 1
+
+
+def test_alpha_is_composited_on_white():
+    arr = np.zeros((20, 20, 4), np.uint8)
+    arr[..., 0] = 255  # red, fully transparent on the left half
+    arr[:, 10:, 3] = 255
+    out = open_image(_encode(Image.fromarray(arr, "RGBA")))
+    px = np.asarray(out)
+    assert tuple(px[5, 2]) == (255, 255, 255)
+    assert tuple(px[5, 15]) == (255, 0, 0)
+
+
+def test_palette_with_transparency():
+    img = Image.new("P", (20, 20), 1)
+    img.putpalette([0, 0, 0, 0, 255, 0] + [0] * 762)
+    img.info["transparency"] = 1
+    out = open_image(_encode(img, "PNG", transparency=1))
+    assert tuple(np.asarray(out)[3, 3]) == (255, 255, 255)
+
+
+def test_path_and_file_object_sources(tmp_path: Path):
+    path = tmp_path / "photo.png"
+    _quadrants().save(path)
+    assert open_image(path).size == (40, 20)
+    assert open_image(str(path)).size == (40, 20)
+    with path.open("rb") as fh:
+        assert open_image(fh).size == (40, 20)
+
+
+def test_non_image_bytes():
+    with pytest.raises(ImageError, match="not an image"):
+        open_image(b"%PDF-1.4 this is clearly not a picture" * 10)
+
+
+def test_text_file_named_jpg(tmp_path: Path):
+    path = tmp_path / "holiday.jpg"
+    path.write_text("hello")
+    with pytest.raises(ImageError, match="'holiday.jpg' is not an image"):
+        open_image(path)
+
+
+def test_zero_byte_file(tmp_path: Path):
+    path = tmp_path / "empty.png"
+    path.write_bytes(b"")
+    with pytest.raises(ImageError, match="empty"):
+        open_image(path)
+    with pytest.raises(ImageError, match="empty"):
+        image_info(path)
+
+
+def test_missing_file(tmp_path: Path):
+    with pytest.raises(ImageError, match="not found"):
+        open_image(tmp_path / "nope.jpg")
+
+
+def test_truncated_jpeg():
+    rng = np.random.default_rng(0)
+    noisy = Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), "RGB")
+    data = _encode(noisy, "JPEG", quality=90)
+    with pytest.raises(ImageError, match="truncated"):
+        open_image(data[: len(data) // 2])
+
+
+def test_decompression_bomb_refused_before_decoding():
+    bomb = _png_header_only(20000, 20000)  # 400 Mpx declared, ~100 bytes on disk
+    with pytest.raises(ImageError, match="too large"):
+        open_image(bomb)
+    with pytest.raises(ImageError, match="too large"):
+        image_info(bomb)
+
+
+def test_own_pixel_limit_checked_before_decoding():
+    big = _png_header_only(8000, 6000)  # 48 Mpx: below Pillow's guard, above our 40 Mpx default
+    with pytest.raises(ImageError, match=r"8000×6000 = 48\.0 megapixels"):
+        open_image(big)
+    assert image_info(big) == (8000, 6000, "PNG")
+    with pytest.raises(ImageError, match="truncated|corrupt"):
+        open_image(big, max_pixels=50_000_000)  # now it is decoded, and the data is missing
+
+
+def test_decompression_bomb_warning_does_not_leak():
+    code = (
+        "import warnings, sys; sys.path.insert(0, '.');"
+        "warnings.simplefilter('error');"
+        "from tests.test_images import _png_header_only;"
+        "from styletransfer.images import image_info;"
+        "print(image_info(_png_header_only(12000, 9000)))"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "(12000, 9000, 'PNG')" in res.stdout
+
+
+def test_too_small():
+    with pytest.raises(ImageError, match="too small: 8×40"):
+        open_image(_encode(Image.new("RGB", (8, 40))))
+    assert open_image(_encode(Image.new("RGB", (8, 40))), min_side=4).size == (8, 40)
+
+
+def test_fit_max_side():
+    img = Image.new("RGB", (1000, 500))
+    assert fit_max_side(img, 200).size == (200, 100)
+    assert fit_max_side(img, 2000) is img  # never upscales
+    assert fit_max_side(Image.new("RGB", (300, 1200)), 400).size == (100, 400)
+    assert fit_max_side(Image.new("RGB", (1000, 1)), 10).size == (10, 1)
+    with pytest.raises(InvalidOptionError):
+        fit_max_side(img, 0)
+
+
+def test_real_photo(tubingen: Path):
+    img = open_image(tubingen)
+    assert img.mode == "RGB" and img.size == (1024, 768)
+    assert image_info(tubingen) == (1024, 768, "JPEG")
+
+
+def test_module_is_torch_free():
+    code = "import sys; import styletransfer.images, styletransfer.presets; print('torch' in sys.modules)"
+    repo = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "False"
