@@ -1,0 +1,271 @@
+"""Database access: engine, migrations and the store functions the bot uses.
+
+SQLAlchemy 2 async; the default URL is SQLite through aiosqlite, PostgreSQL works
+by changing ``DATABASE_URL`` (only portable SQL is used).  Migrations live in
+``alembic/`` and are applied by :func:`migrate` at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from .models import UNFINISHED, Job, JobStatus, Rating, User, UserSession, utcnow
+
+__all__ = ["Store", "Stats", "migrate", "ALEMBIC_DIR"]
+
+log = logging.getLogger(__name__)
+
+ALEMBIC_DIR = Path(__file__).resolve().parents[1] / "alembic"
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _upgrade_sync(url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["skip_logging_config"] = True
+    command.upgrade(cfg, "head")
+
+
+async def migrate(url: str) -> None:
+    """Apply all Alembic migrations to ``url`` (idempotent; creates the SQLite file).
+
+    Runs in a thread because Alembic's async env starts its own event loop."""
+    _ensure_sqlite_dir(url)
+    await asyncio.to_thread(_upgrade_sync, url)
+
+
+@dataclass
+class StatLine:
+    count: int
+    mean: float | None
+
+
+@dataclass
+class Stats:
+    """Survey numbers: ratings count and mean score (1-10)."""
+
+    overall: StatLine
+    per_method: dict[str, StatLine] = field(default_factory=dict)
+    per_preset: dict[str, StatLine] = field(default_factory=dict)
+    own: StatLine = field(default_factory=lambda: StatLine(0, None))
+
+
+def _line(count: Any, mean: Any) -> StatLine:
+    return StatLine(int(count or 0), float(mean) if mean is not None else None)
+
+
+class Store:
+    """All database operations of the bot; each call is one short transaction."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        _ensure_sqlite_dir(url)
+        self.engine = create_async_engine(url)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # users and conversation state -------------------------------------------------
+    async def get_session(self, user_id: int, chat_id: int | None = None, first_name: str | None = None) -> UserSession:
+        """The user's conversation state, creating the user and the state on first contact."""
+        async with self.sessions.begin() as db:
+            state = await db.get(UserSession, user_id)
+            if state is None:
+                if await db.get(User, user_id) is None:
+                    db.add(User(id=user_id, first_name=first_name))
+                    await db.flush()
+                state = UserSession(
+                    user_id=user_id, chat_id=chat_id, state="idle", content_as_document=False,
+                    default_method="adain", alpha=1.0, preserve_color=False, version=0,
+                )
+                db.add(state)
+            elif chat_id is not None and state.chat_id != chat_id:
+                state.chat_id = chat_id
+            return state
+
+    async def update_session(self, user_id: int, **values: Any) -> UserSession:
+        """Set fields of the user's state and bump its ``version`` (stale-button check)."""
+        async with self.sessions.begin() as db:
+            state = await db.get(UserSession, user_id)
+            if state is None:
+                raise LookupError(f"no session for user {user_id}")
+            for key, value in values.items():
+                setattr(state, key, value)
+            state.version = (state.version or 0) + 1
+            return state
+
+    # jobs ----------------------------------------------------------------------------
+    async def create_job(self, **values: Any) -> Job:
+        values.setdefault("options", {})
+        values.setdefault("status", JobStatus.queued.value)
+        values.setdefault("attempts", 0)
+        values.setdefault("as_document", False)
+        async with self.sessions.begin() as db:
+            job = Job(**values)
+            db.add(job)
+            await db.flush()
+            return job
+
+    async def get_job(self, job_id: int) -> Job | None:
+        async with self.sessions() as db:
+            return await db.get(Job, job_id)
+
+    async def update_job(self, job_id: int, **values: Any) -> None:
+        async with self.sessions.begin() as db:
+            await db.execute(update(Job).where(Job.id == job_id).values(**values))
+
+    async def user_job_counts(self, user_id: int) -> tuple[int, int]:
+        """(running, queued) jobs of one user."""
+        async with self.sessions() as db:
+            rows = await db.execute(
+                select(Job.status, func.count()).where(Job.user_id == user_id, Job.status.in_(UNFINISHED)).group_by(Job.status)
+            )
+            counts = dict(rows.all())
+        return counts.get("running", 0), counts.get("queued", 0)
+
+    async def queued_total(self) -> int:
+        async with self.sessions() as db:
+            return int(await db.scalar(select(func.count()).select_from(Job).where(Job.status == "queued")) or 0)
+
+    async def queue_position(self, job_id: int) -> int:
+        """1-based place in the queue counting the running job (0 when not queued)."""
+        async with self.sessions() as db:
+            job = await db.get(Job, job_id)
+            if job is None or job.status != "queued":
+                return 0
+            ahead = await db.scalar(
+                select(func.count()).select_from(Job).where(Job.status.in_(UNFINISHED), Job.id < job_id)
+            )
+            return int(ahead or 0) + 1
+
+    async def next_queued(self) -> Job | None:
+        async with self.sessions() as db:
+            return await db.scalar(select(Job).where(Job.status == "queued").order_by(Job.id).limit(1))
+
+    async def queued_jobs(self) -> list[Job]:
+        async with self.sessions() as db:
+            return list(await db.scalars(select(Job).where(Job.status == "queued").order_by(Job.id)))
+
+    async def active_jobs(self, user_id: int) -> list[Job]:
+        async with self.sessions() as db:
+            return list(await db.scalars(
+                select(Job).where(Job.user_id == user_id, Job.status.in_(UNFINISHED)).order_by(Job.id)
+            ))
+
+    async def mark_running(self, job_id: int) -> None:
+        async with self.sessions.begin() as db:
+            job = await db.get(Job, job_id)
+            if job is not None:
+                job.status, job.started_at, job.attempts = "running", utcnow(), (job.attempts or 0) + 1
+
+    async def finish_job(self, job_id: int, status: str, *, seconds: float | None = None, error: str | None = None) -> bool:
+        """Move an unfinished job to a final status; False when it had already finished
+        (so a result is never delivered twice)."""
+        async with self.sessions.begin() as db:
+            result = await db.execute(
+                update(Job).where(Job.id == job_id, Job.status.in_(UNFINISHED))
+                .values(status=status, finished_at=utcnow(), seconds=seconds, error=error)
+            )
+            return result.rowcount == 1
+
+    async def requeue_unfinished(self) -> int:
+        """At start-up: jobs left ``running`` by a previous process go back to ``queued``.
+        Returns the number of unfinished jobs now queued."""
+        async with self.sessions.begin() as db:
+            await db.execute(update(Job).where(Job.status == "running").values(status="queued", started_at=None))
+            return int(await db.scalar(select(func.count()).select_from(Job).where(Job.status == "queued")) or 0)
+
+    async def recent_seconds(self, method: str, limit: int = 5) -> list[tuple[float, dict]]:
+        """(seconds, options) of the latest finished jobs of ``method`` (for time estimates)."""
+        async with self.sessions() as db:
+            rows = await db.execute(
+                select(Job.seconds, Job.options).where(Job.method == method, Job.status == "done", Job.seconds.is_not(None))
+                .order_by(Job.id.desc()).limit(limit)
+            )
+            return [(float(s), o or {}) for s, o in rows.all()]
+
+    # ratings and survey ---------------------------------------------------------------
+    async def rate(self, job_id: int, user_id: int, score: int) -> bool:
+        """Store a 1-10 score; re-rating updates the existing row.  True if it was new."""
+        if not 1 <= score <= 10:
+            raise ValueError("score must be between 1 and 10")
+        for _ in range(2):
+            try:
+                async with self.sessions.begin() as db:
+                    rating = await db.scalar(select(Rating).where(Rating.job_id == job_id, Rating.user_id == user_id))
+                    if rating is not None:
+                        rating.score = score
+                        return False
+                    db.add(Rating(job_id=job_id, user_id=user_id, score=score))
+                    return True
+            except IntegrityError:  # a concurrent first rating: retry as an update
+                continue
+        return False
+
+    async def stats(self, user_id: int | None = None) -> Stats:
+        async with self.sessions() as db:
+            overall = (await db.execute(select(func.count(Rating.id), func.avg(Rating.score)))).one()
+            per_method = await db.execute(
+                select(Job.method, func.count(Rating.id), func.avg(Rating.score))
+                .join(Job, Job.id == Rating.job_id).group_by(Job.method).order_by(Job.method)
+            )
+            per_preset = await db.execute(
+                select(Job.style_name, func.count(Rating.id), func.avg(Rating.score))
+                .join(Job, Job.id == Rating.job_id).where(Job.style_name != "own")
+                .group_by(Job.style_name).order_by(Job.style_name)
+            )
+            own = (0, None)
+            if user_id is not None:
+                own = (await db.execute(
+                    select(func.count(Rating.id), func.avg(Rating.score)).where(Rating.user_id == user_id)
+                )).one()
+        return Stats(
+            overall=_line(*overall),
+            per_method={m: _line(c, a) for m, c, a in per_method.all()},
+            per_preset={p: _line(c, a) for p, c, a in per_preset.all()},
+            own=_line(*own),
+        )
+
+    # privacy ------------------------------------------------------------------------------
+    async def forget(self, user_id: int) -> list[str]:
+        """Delete everything stored about a user (ratings, jobs, state, user row).
+        Returns the file paths that belonged to them, for the caller to remove."""
+        async with self.sessions.begin() as db:
+            paths: list[str] = []
+            state = await db.get(UserSession, user_id)
+            if state is not None:
+                paths += [p for p in (state.content_path, state.style_path) if p]
+            rows = await db.execute(select(Job.content_path, Job.style_path).where(Job.user_id == user_id))
+            for content, style in rows.all():
+                paths += [p for p in (content, style) if p]
+            await db.execute(delete(Rating).where(Rating.user_id == user_id))
+            job_ids = select(Job.id).where(Job.user_id == user_id).scalar_subquery()
+            await db.execute(delete(Rating).where(Rating.job_id.in_(job_ids)))
+            await db.execute(delete(Job).where(Job.user_id == user_id))
+            await db.execute(delete(UserSession).where(UserSession.user_id == user_id))
+            await db.execute(delete(User).where(User.id == user_id))
+        return paths
+
+    async def has_user(self, user_id: int) -> bool:
+        async with self.sessions() as db:
+            return await db.get(User, user_id) is not None

@@ -1,0 +1,117 @@
+"""Database tables (SQLAlchemy 2 declarative, portable SQL: SQLite and PostgreSQL).
+
+Telegram ids are 64-bit, hence :class:`~sqlalchemy.BigInteger`.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "User", "UserSession", "Job", "JobStatus", "Rating", "utcnow"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class JobStatus(str, enum.Enum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+UNFINISHED = (JobStatus.queued.value, JobStatus.running.value)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    first_name: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UserSession(Base):
+    """Conversation state and preferences of one user.
+
+    ``state``: ``idle`` | ``awaiting_style`` (content received, style not chosen yet) |
+    ``awaiting_own_style`` (waiting for a style photo) | ``awaiting_method``.
+    ``content_path`` is the content image of the user's latest photo; it is kept
+    until replaced so the result buttons can re-run without re-sending it.
+    """
+
+    __tablename__ = "sessions"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(32), default="idle")
+    content_path: Mapped[str | None] = mapped_column(Text)
+    content_as_document: Mapped[bool] = mapped_column(Boolean, default=False)
+    style_name: Mapped[str | None] = mapped_column(String(64))
+    style_path: Mapped[str | None] = mapped_column(Text)
+    default_method: Mapped[str] = mapped_column(String(16), default="adain")
+    alpha: Mapped[float] = mapped_column(Float, default=1.0)
+    preserve_color: Mapped[bool] = mapped_column(Boolean, default=False)
+    output_size: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Job(Base):
+    """One stylization request.  ``style_name`` is a preset name or ``"own"``."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    content_path: Mapped[str] = mapped_column(Text)
+    style_path: Mapped[str | None] = mapped_column(Text)
+    style_name: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(16))
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.queued.value, index=True)
+    as_document: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    seconds: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    status_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    result_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Rating(Base):
+    """A user's 1-10 score of a result; one row per (job, user), re-rating updates it."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("job_id", "user_id", name="uq_ratings_job_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(Integer, ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
