@@ -1,0 +1,299 @@
+"""Arbitrary style transfer with adaptive instance normalisation.
+
+Follows Huang & Belongie (2017), "Arbitrary Style Transfer in Real-time with
+Adaptive Instance Normalization" (ICCV): a fixed VGG-19 encoder up to relu4_1,
+an AdaIN layer that gives the content features the style's channel-wise mean
+and standard deviation, and a learned decoder that inverts the encoder.
+
+Images are float tensors (N, 3, H, W), RGB, values in [0, 1].
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checkpoints import adain_decoder_path, load_checkpoint, require
+from .errors import InvalidOptionError
+from .ops import adain, mean_std
+from .vgg import VGG19Features, load_vgg19
+
+__all__ = ["Decoder", "AdaINModel", "load_adain", "adain_target", "ENCODER_LAYER", "STATS_LAYERS"]
+
+#: Encoder output layer (the AdaIN layer works on these features).
+ENCODER_LAYER = "relu4_1"
+#: Layers whose mean/std form the AdaIN style loss (paper, eq. 11).
+STATS_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+
+#: The encoder pools three times: inputs are padded to a multiple of this.
+_STRIDE = 8
+
+
+def _conv(cin: int, cout: int, relu: bool = True) -> list[nn.Module]:
+    layers: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3)]
+    if relu:
+        layers.append(nn.ReLU(inplace=True))
+    return layers
+
+
+def _up() -> nn.Module:
+    return nn.Upsample(scale_factor=2, mode="nearest")
+
+
+class Decoder(nn.Module):
+    """AdaIN decoder: the mirror image of VGG-19 up to relu4_1.
+
+    Layout of Huang & Belongie (2017): 3x3 convs with reflection padding and
+    ReLU, nearest-neighbour 2x upsampling followed by a conv (no transposed
+    convs, so no checkerboard artefacts), and no normalisation layers.
+    512 -> 256 (up) 256 x3 -> 128 (up) 128 -> 64 (up) 64 -> 3.
+
+    Input: (N, 512, h, w) relu4_1 features. Output: (N, 3, 8h, 8w) RGB,
+    unbounded (trained towards [0, 1]; callers clamp).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            *_conv(512, 256), _up(),
+            *_conv(256, 256), *_conv(256, 256), *_conv(256, 256), *_conv(256, 128), _up(),
+            *_conv(128, 128), *_conv(128, 64), _up(),
+            *_conv(64, 64), *_conv(64, 3, relu=False),
+        )  # fmt: skip
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.net(features)
+
+
+def adain_target(
+    content_feat: torch.Tensor,
+    style_stats: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    weights: torch.Tensor,
+    alpha: float = 1.0,
+) -> torch.Tensor:
+    """AdaIN target t with style interpolation and the content/style trade-off.
+
+    ``t = alpha * sum_k w_k AdaIN(f_c, s_k) + (1 - alpha) * f_c`` (paper, sec. 7).
+
+    Args:
+        content_feat: (N, C, h, w) relu4_1 features of the content image.
+        style_stats: one ``(mean, std)`` pair per style, each (1 or N, C, 1, 1).
+        weights: (K,) weights summing to 1, or (K, 1 or N, 1, h, w) per-position
+            weights (spatial control) that sum to 1 over K, or to 0 where the
+            content is to be kept.
+        alpha: in [0, 1]; 0 returns ``content_feat``.
+
+    Returns:
+        (N, C, h, w) target features.
+    """
+    mixed = torch.zeros_like(content_feat)
+    kept = None
+    for k, (mu, sigma) in enumerate(style_stats):
+        w = weights[k]
+        mixed = mixed + w * adain(content_feat, mu, sigma)
+        kept = w if kept is None else kept + w
+    if weights.dim() > 1:  # spatial: where no style covers a position, keep the content
+        mixed = mixed + (1 - kept) * content_feat
+    return alpha * mixed + (1 - alpha) * content_feat
+
+
+def _pad_to_stride(image: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+    h, w = image.shape[-2:]
+    ph, pw = (-h) % _STRIDE, (-w) % _STRIDE
+    if ph or pw:
+        mode = "reflect" if h > ph and w > pw else "replicate"
+        image = F.pad(image, (0, pw, 0, ph), mode=mode)
+    return image, h, w
+
+
+def _style_masks(mask: torch.Tensor | Sequence[torch.Tensor], n_styles: int, size: tuple[int, int]) -> torch.Tensor:
+    """Masks -> (K, 1, 1, h, w) per-style weights at feature resolution."""
+    if not isinstance(mask, torch.Tensor):
+        mask = torch.stack([torch.as_tensor(m).float().reshape(m.shape[-2:]) for m in mask])
+    m = mask.float()
+    while m.dim() > 3 and m.shape[0] == 1:
+        m = m[0]
+    if m.dim() == 2:
+        m = m.unsqueeze(0)
+    if m.dim() != 3:
+        raise InvalidOptionError(f"mask must be (H, W), (K, H, W) or (1, K, H, W), got {tuple(mask.shape)}")
+    if m.shape[0] == 1 and n_styles == 2:
+        m = torch.cat([m, 1 - m])
+    if m.shape[0] != n_styles:
+        raise InvalidOptionError(f"got {m.shape[0]} masks for {n_styles} styles")
+    if float(m.min()) < 0 or float(m.max()) > 1:
+        raise InvalidOptionError("mask values must lie in [0, 1]")
+    m = F.interpolate(m.unsqueeze(1), size=size, mode="bilinear", align_corners=False)  # (K,1,h,w)
+    total = m.sum(0, keepdim=True)
+    m = torch.where(total > 1, m / total.clamp_min(1e-8), m)
+    return m.unsqueeze(1)
+
+
+class AdaINModel(nn.Module):
+    """VGG-19 encoder (frozen, shared) + AdaIN + trained :class:`Decoder`.
+
+    Args:
+        decoder: trained decoder.
+        encoder: VGG-19 features; defaults to :func:`~styletransfer.vgg.load_vgg19`.
+        bf16: run the forward pass under bfloat16 autocast (CPU/CUDA). AdaIN
+            statistics are always computed in fp32.
+    """
+
+    def __init__(self, decoder: Decoder, encoder: VGG19Features | None = None, bf16: bool = True) -> None:
+        super().__init__()
+        device = next(decoder.parameters()).device
+        self.encoder = encoder if encoder is not None else load_vgg19(device)
+        self.decoder = decoder.eval().requires_grad_(False)
+        self.bf16 = bf16
+        self._stats: OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+        self._stats_lock = threading.Lock()
+        self.stats_cache_size = 64
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.decoder.parameters()).device
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def encode(self, image: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [0, 1] -> relu4_1 features (N, 512, H/8, W/8), fp32."""
+        with self._autocast():
+            feat = self.encoder.encode(image.to(self.device).contiguous(memory_format=torch.channels_last), ENCODER_LAYER)
+        return feat.float()
+
+    def decode(self, features: torch.Tensor) -> torch.Tensor:
+        """relu4_1 features (N, 512, h, w) -> images (N, 3, 8h, 8w) clamped to [0, 1]."""
+        with self._autocast():
+            out = self.decoder(features.contiguous(memory_format=torch.channels_last))
+        return out.float().clamp(0, 1).contiguous()
+
+    def style_stats(self, style: torch.Tensor, key: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Channel mean and std (each (1, 512, 1, 1), fp32) of a style image's relu4_1.
+
+        With ``key`` (e.g. ``"preset:starry_night@512"``) the result is cached
+        (LRU, :attr:`stats_cache_size` entries) and the image is not re-encoded.
+        """
+        if key is not None:
+            with self._stats_lock:
+                hit = self._stats.get((key, str(self.device)))
+                if hit is not None:
+                    self._stats.move_to_end((key, str(self.device)))
+                    return hit
+        with torch.inference_mode():
+            stats = mean_std(self.encode(style))
+        if key is not None:
+            with self._stats_lock:
+                self._stats[(key, str(self.device))] = stats
+                while len(self._stats) > self.stats_cache_size:
+                    self._stats.popitem(last=False)
+        return stats
+
+    @torch.inference_mode()
+    def stylize(
+        self,
+        content: torch.Tensor,
+        styles: Sequence[torch.Tensor],
+        style_weights: Sequence[float] | None = None,
+        alpha: float = 1.0,
+        mask: torch.Tensor | Sequence[torch.Tensor] | None = None,
+        style_keys: Sequence[str | None] | None = None,
+    ) -> torch.Tensor:
+        """Render ``content`` in the style(s) given.
+
+        Args:
+            content: (1, 3, H, W) RGB in [0, 1]; any H, W >= 1 (padded to a
+                multiple of 8 internally, output cropped back).
+            styles: one or more style images, each (1, 3, Hs, Ws) in [0, 1].
+            style_weights: interpolation weights, one per style, >= 0 and not
+                all zero; normalised to sum 1. Default: equal.
+            alpha: content/style trade-off in [0, 1] (1 = full style).
+            mask: spatial control: (H, W) or (1, H, W) with one style (style
+                applied where 1, content kept where 0) or two styles (first
+                style where 1, second where 0); or (K, H, W) / a list of K
+                (H, W) masks, one per style, values in [0, 1]. Resized to the
+                feature map; combined with ``style_weights``.
+            style_keys: cache keys per style (``None`` entries are not cached).
+
+        Returns:
+            (1, 3, H, W) RGB in [0, 1], fp32, on the model's device.
+
+        Raises:
+            InvalidOptionError: bad alpha, weights, masks or shapes.
+        """
+        if not styles:
+            raise InvalidOptionError("at least one style image is needed")
+        if not 0.0 <= float(alpha) <= 1.0:
+            raise InvalidOptionError(f"alpha must be between 0 and 1, got {alpha}")
+        if content.dim() != 4 or content.shape[:2] != (1, 3):
+            raise InvalidOptionError(f"content must be a (1, 3, H, W) tensor, got {tuple(content.shape)}")
+        k = len(styles)
+        if style_weights is None:
+            style_weights = [1.0] * k
+        if len(style_weights) != k:
+            raise InvalidOptionError(f"got {len(style_weights)} style weights for {k} styles")
+        w = torch.tensor([float(x) for x in style_weights], dtype=torch.float32)
+        if bool((w < 0).any()) or float(w.sum()) <= 0:
+            raise InvalidOptionError("style weights must be >= 0 and not all zero")
+        w = (w / w.sum()).to(self.device)
+        keys = list(style_keys) if style_keys is not None else [None] * k
+        if len(keys) != k:
+            raise InvalidOptionError(f"got {len(keys)} style keys for {k} styles")
+
+        padded, h, wid = _pad_to_stride(content.to(self.device).float())
+        f_c = self.encode(padded)
+        stats = [self.style_stats(s, key) for s, key in zip(styles, keys)]
+        if mask is not None:
+            m = _style_masks(mask, k, tuple(f_c.shape[-2:])).to(self.device)
+            m = m * w.view(k, 1, 1, 1, 1)
+            total = m.sum(0, keepdim=True)
+            cover = total.clamp(max=1)  # fraction of each position that is styled
+            weights = m / total.clamp_min(1e-8) * cover
+        else:
+            weights = w
+        t = adain_target(f_c, stats, weights, float(alpha))
+        return self.decode(t)[..., :h, :wid]
+
+
+def decoder_from_state(state: dict, device: str | torch.device = "cpu") -> Decoder:
+    """Build a :class:`Decoder` on ``device`` from a state dict."""
+    dec = Decoder()
+    dec.load_state_dict(state)
+    return dec.to(device).to(memory_format=torch.channels_last).eval()
+
+
+_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(device: str, path: str, bf16: bool, mtime_ns: int) -> AdaINModel:
+    state, _card = load_checkpoint(path)
+    return AdaINModel(decoder_from_state(state, device), load_vgg19(device), bf16=bf16)
+
+
+def load_adain(
+    device: str | torch.device = "cpu", path: str | Path | None = None, bf16: bool | None = None
+) -> AdaINModel:
+    """Cached :class:`AdaINModel` with the trained decoder.
+
+    Args:
+        device: torch device.
+        path: decoder ``.safetensors``; default :func:`~styletransfer.checkpoints.adain_decoder_path`.
+        bf16: bfloat16 autocast; default True on CPU and CUDA.
+
+    Raises:
+        CheckpointMissingError: no decoder file (message names the training command).
+        CheckpointCorruptError: the file does not match its card's SHA-256.
+    """
+    p = require(path or adain_decoder_path(), "AdaIN decoder")
+    dev = str(torch.device(device))
+    with _LOCK:
+        # the file's mtime is part of the key: a retrained decoder is picked up
+        return _load_cached(dev, str(p.resolve()), True if bf16 is None else bool(bf16), p.stat().st_mtime_ns)
