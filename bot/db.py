@@ -103,15 +103,17 @@ class Store:
                 state.chat_id = chat_id
             return state
 
-    async def update_session(self, user_id: int, **values: Any) -> UserSession:
-        """Set fields of the user's state and bump its ``version`` (stale-button check)."""
+    async def update_session(self, user_id: int, *, bump: bool = True, **values: Any) -> UserSession:
+        """Set fields of the user's state; ``bump`` increments its ``version`` so
+        keyboards sent before become stale."""
         async with self.sessions.begin() as db:
             state = await db.get(UserSession, user_id)
             if state is None:
                 raise LookupError(f"no session for user {user_id}")
             for key, value in values.items():
                 setattr(state, key, value)
-            state.version = (state.version or 0) + 1
+            if bump:
+                state.version = (state.version or 0) + 1
             return state
 
     # jobs ----------------------------------------------------------------------------

@@ -1,0 +1,113 @@
+"""``stylebot``: run the bot.  Long polling by default; webhook mode when
+WEBHOOK_URL is set (an aiohttp server feeds ``application.update_queue`` and also
+serves ``/healthz``).  SIGTERM/SIGINT stop it gracefully."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+
+from aiohttp import web
+from telegram import Update
+
+from .app import build_application, start_services, stop_services
+from .config import Settings, load_settings
+from .logs import setup_logging
+
+log = logging.getLogger("bot")
+
+WEBHOOK_PATH = "/telegram"
+
+
+def _web_app(application, settings: Settings, webhook: bool) -> web.Application:
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "inference_alive": _inference_alive(application)})
+
+    async def telegram(request: web.Request) -> web.Response:
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        if secret and request.headers.get("X-Telegram-Bot-Api-Secret-Token") != secret:
+            return web.Response(status=403)
+        try:
+            data = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return web.Response(status=400)
+        await application.update_queue.put(Update.de_json(data, application.bot))
+        return web.Response(text="ok")
+
+    web_app = web.Application()
+    web_app.router.add_get("/healthz", healthz)
+    if webhook:
+        web_app.router.add_post(WEBHOOK_PATH, telegram)
+    return web_app
+
+
+def _inference_alive(application) -> bool:
+    from .context import KEY
+
+    scheduler = application.bot_data[KEY].scheduler
+    return bool(scheduler and scheduler.worker.is_alive())
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run the bot until ``stop`` is set (or SIGTERM/SIGINT arrives)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    application = build_application(settings)
+    webhook = bool(settings.webhook_url)
+    runner: web.AppRunner | None = None
+    async with application:
+        await start_services(application)
+        try:
+            await application.start()
+            if webhook:
+                secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+                await application.bot.set_webhook(settings.webhook_url.rstrip("/") + WEBHOOK_PATH,
+                                                  secret_token=secret, allowed_updates=Update.ALL_TYPES)
+            else:
+                await application.bot.delete_webhook()
+                await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=30)
+            if settings.port > 0:
+                runner = web.AppRunner(_web_app(application, settings, webhook))
+                await runner.setup()
+                try:
+                    await web.TCPSite(runner, settings.host, settings.port).start()
+                except OSError as exc:
+                    if webhook:
+                        raise
+                    log.warning("health endpoint not served on port %s: %s", settings.port, exc)
+            log.info("stylebot running (%s)", "webhook" if webhook else "long polling")
+            await stop.wait()
+            log.info("stopping")
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+            if application.updater and application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+            await stop_services(application)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.remove_signal_handler(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="stylebot", description=__doc__)
+    parser.parse_args(argv)
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.token)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Building the python-telegram-bot Application and starting/stopping its services
+(database + migrations, inference process, job scheduler, bot commands)."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand
+from telegram.error import TelegramError
+from telegram.ext import Application
+
+from . import texts
+from .config import Settings
+from .context import KEY, Services
+from .db import Store, migrate
+from .delivery import Delivery
+from .handlers import register
+from .jobs import InferenceWorker
+from .scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+
+def build_application(settings: Settings) -> Application:
+    """The PTB application with all handlers; services start in :func:`start_services`."""
+    app = (
+        Application.builder()
+        .token(settings.token)
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_file_url)
+        .connect_timeout(10).read_timeout(15).write_timeout(30).media_write_timeout(60)
+        .get_updates_read_timeout(40)
+        .build()
+    )
+    app.bot_data[KEY] = Services(settings=settings)
+    register(app)
+    return app
+
+
+async def start_services(app: Application) -> None:
+    """Migrate the DB, re-queue unfinished jobs, start the inference process and the
+    scheduler, publish the command list.  Call after ``app.initialize()``."""
+    services: Services = app.bot_data[KEY]
+    settings = services.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.jobs_dir.mkdir(parents=True, exist_ok=True)
+    await migrate(settings.database_url)
+    store = Store(settings.database_url)
+    requeued = await store.requeue_unfinished()
+    if requeued:
+        log.info("%d unfinished job(s) queued again", requeued)
+    worker = InferenceWorker()
+    worker.start()
+    delivery = Delivery(app.bot, settings)
+    scheduler = Scheduler(store, worker, delivery, settings)
+    scheduler.gatys_history[:] = await store.recent_seconds("gatys")
+    services.store, services.delivery, services.scheduler = store, delivery, scheduler
+    services.gatys_history = scheduler.gatys_history
+    scheduler.start()
+    try:
+        await app.bot.set_my_commands([BotCommand(name, description) for name, description in texts.COMMANDS])
+    except TelegramError as exc:
+        log.warning("setMyCommands failed: %s", exc)
+
+
+async def stop_services(app: Application) -> None:
+    """Stop the scheduler (a running job stays queued for the next start), the
+    inference process and the database engine."""
+    services: Services = app.bot_data[KEY]
+    if services.scheduler is not None:
+        await services.scheduler.stop()
+        await services.scheduler.worker.stop()
+    if services.store is not None:
+        await services.store.close()

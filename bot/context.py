@@ -1,0 +1,30 @@
+"""The bot's shared services, stored in ``application.bot_data``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from telegram.ext import ContextTypes
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .db import Store
+    from .delivery import Delivery
+    from .scheduler import Scheduler
+
+KEY = "stylebot"
+
+
+@dataclass
+class Services:
+    settings: "Settings"
+    store: "Store | None" = None
+    scheduler: "Scheduler | None" = None
+    delivery: "Delivery | None" = None
+    albums: dict[str, list] = field(default_factory=dict)
+    gatys_history: list[tuple[float, dict]] = field(default_factory=list)
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return context.application.bot_data[KEY]

@@ -1,0 +1,176 @@
+"""The conversation steps shared by several handlers: taking an image from a
+message, asking for style and method, and submitting a job."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import uuid
+from pathlib import Path
+
+from telegram import Message
+from telegram.error import BadRequest, TelegramError
+
+from styletransfer.checkpoints import available_methods
+from styletransfer.errors import ImageError
+from styletransfer.images import fit_max_side, open_image
+from styletransfer.presets import is_preset
+
+from . import keyboards, texts
+from .context import Services
+from .delivery import style_title
+from .estimates import estimate_seconds
+from .models import UserSession
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic"}
+
+
+class InputRejected(Exception):
+    """A message that is not a usable image; ``str(exc)`` is the reply to the user."""
+
+
+def _save_png(data: bytes, path: Path, max_side: int) -> None:
+    image = fit_max_side(open_image(data), max_side)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format="PNG")
+
+
+async def fetch_image(services: Services, message: Message, user_id: int) -> tuple[Path, bool]:
+    """Download the photo or image document of ``message``, validate it with
+    :func:`styletransfer.images.open_image` (in a thread) and store it as PNG under
+    DATA_DIR/users/<user>/.  Returns (path, came_as_document); raises InputRejected."""
+    settings = services.settings
+    if message.photo:
+        attachment, as_document = message.photo[-1], False
+    elif message.document:
+        attachment, as_document = message.document, True
+        mime = (message.document.mime_type or "").lower()
+        suffix = Path(message.document.file_name or "").suffix.lower()
+        if not mime.startswith("image/") and suffix not in IMAGE_SUFFIXES:
+            raise InputRejected(texts.NOT_AN_IMAGE)
+    else:
+        raise InputRejected(texts.OTHER_MEDIA)
+    limit = settings.max_download_bytes
+    if attachment.file_size and attachment.file_size > limit:
+        raise InputRejected(texts.TOO_BIG.format(size_mb=attachment.file_size / 2**20, limit_mb=limit / 2**20))
+    try:
+        file = await attachment.get_file()
+        data = bytes(await file.download_as_bytearray())
+    except BadRequest as exc:
+        if "too big" in str(exc).lower():
+            raise InputRejected(texts.TOO_BIG.format(size_mb=(attachment.file_size or limit) / 2**20,
+                                                     limit_mb=limit / 2**20)) from exc
+        raise
+    if len(data) > limit:
+        raise InputRejected(texts.TOO_BIG.format(size_mb=len(data) / 2**20, limit_mb=limit / 2**20))
+    path = settings.users_dir / str(user_id) / f"{uuid.uuid4().hex}.png"
+    try:
+        await asyncio.to_thread(_save_png, data, path, settings.max_side)
+    except ImageError as exc:
+        reason = str(exc).replace("<bytes>", "it").rstrip(".")
+        raise InputRejected(texts.BAD_IMAGE.format(reason=reason)) from exc
+    return path, as_document
+
+
+def remove_file(path: str | None) -> None:
+    if path:
+        Path(path).unlink(missing_ok=True)
+
+
+async def set_content(services: Services, user_id: int, path: Path, as_document: bool) -> UserSession:
+    """Make ``path`` the user's content image (the previous one is deleted) and ask for a style."""
+    old = await services.store.get_session(user_id)
+    state = await services.store.update_session(
+        user_id, state="awaiting_style", content_path=str(path), content_as_document=as_document,
+        style_name=None, style_path=None,
+    )
+    if old.content_path and old.content_path != str(path):
+        remove_file(old.content_path)
+    if old.style_path:
+        remove_file(old.style_path)
+    return state
+
+
+def offered_methods(services: Services, style_name: str, session: UserSession) -> dict[str, str]:
+    """Methods with a checkpoint on this deployment, default first, with labels."""
+    settings = services.settings
+    available = available_methods()
+    offered: dict[str, str] = {}
+    if available.get("adain"):
+        offered["adain"] = texts.METHOD_LABELS["adain"]
+    johnson = available.get("johnson") or []
+    if is_preset(style_name) and isinstance(johnson, list) and style_name in johnson:
+        offered["johnson"] = texts.METHOD_LABELS["johnson"]
+    if available.get("gatys", True):
+        side = min(session.output_size or settings.max_side, settings.max_side)
+        seconds = estimate_seconds("gatys", steps=settings.gatys_steps, max_side=side, device=settings.device,
+                                   history=services.gatys_history)
+        offered["gatys"] = texts.METHOD_LABELS["gatys"].format(estimate=texts.duration(seconds))
+    if session.default_method in offered:
+        offered = {session.default_method: offered.pop(session.default_method), **offered}
+    return offered
+
+
+async def ask_method(services: Services, message: Message, session: UserSession) -> None:
+    style = session.style_name or "own"
+    offered = offered_methods(services, style, session)
+    await message.reply_text(
+        texts.CHOOSE_METHOD.format(style=style_title(style)),
+        reply_markup=keyboards.methods(session.version, offered),
+    )
+
+
+async def submit_job(services: Services, chat_id: int, user_id: int, session: UserSession, method: str,
+                     *, alpha: float | None = None, preserve_color: bool | None = None,
+                     style_name: str | None = None, style_path: str | None = None) -> str | None:
+    """Queue a job from the user's content image; returns an error text or None.
+
+    The job gets its own copies of its inputs under DATA_DIR/jobs/<uuid>/ (removed
+    when it ends), so the user's content image survives for re-runs."""
+    settings, store = services.settings, services.store
+    style_name = style_name or session.style_name
+    style_path = style_path if style_path is not None else session.style_path
+    if not session.content_path or not Path(session.content_path).is_file():
+        return texts.NO_PHOTO
+    if style_name is None or (style_name == "own" and not (style_path and Path(style_path).is_file())):
+        return texts.NO_PHOTO
+    running, queued = await store.user_job_counts(user_id)
+    if queued >= settings.max_queued_per_user:
+        return texts.USER_LIMIT.format(count=queued)
+    total_queued = await store.queued_total()
+    if total_queued >= settings.max_queue:
+        return texts.BUSY.format(queued=total_queued)
+
+    folder = settings.jobs_dir / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    content = folder / "content.png"
+    shutil.copyfile(session.content_path, content)
+    job_style_path = None
+    if style_name == "own":
+        job_style_path = str(folder / "style.png")
+        shutil.copyfile(style_path, job_style_path)
+    options = {
+        "alpha": session.alpha if alpha is None else alpha,
+        "preserve_color": session.preserve_color if preserve_color is None else preserve_color,
+        "max_side": min(session.output_size or settings.max_side, settings.max_side),
+        "steps": settings.gatys_steps if method == "gatys" else None,
+        "source": session.content_path,
+    }
+    try:
+        status = await services.delivery.bot.send_message(chat_id, texts.QUEUED.format(position=total_queued + 1 + running))
+    except TelegramError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    job = await store.create_job(
+        user_id=user_id, chat_id=chat_id, content_path=str(content), style_path=job_style_path,
+        style_name=style_name, method=method, options=options, as_document=session.content_as_document,
+        status_message_id=status.message_id,
+    )
+    position = await store.queue_position(job.id)
+    if position:
+        await services.delivery.queued(job, position)
+    services.scheduler.wake()
+    return None

@@ -1,0 +1,96 @@
+"""Everything the bot tells a user about a job: queue position, a progress bar
+edited in place (throttled, identical edits skipped), the result with its
+buttons, failures."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from telegram import Bot
+from telegram.error import BadRequest, TelegramError
+
+from styletransfer.presets import PRESETS
+
+from . import keyboards, texts
+from .config import Settings
+from .jobs import Done, Progress
+from .models import Job
+
+log = logging.getLogger(__name__)
+
+
+def style_title(style_name: str) -> str:
+    preset = PRESETS.get(style_name)
+    return preset.title if preset else texts.OWN_STYLE_NAME
+
+
+class Delivery:
+    def __init__(self, bot: Bot, settings: Settings) -> None:
+        self.bot = bot
+        self.settings = settings
+        self._last: dict[int, tuple[float, str]] = {}  # job id -> (monotonic time, text) of the last edit
+
+    async def edit_status(self, job: Job, text: str, *, force: bool = False) -> None:
+        """Edit the job's status message; at most one edit per PROGRESS_INTERVAL_S unless
+        ``force``; identical text is never re-sent."""
+        if job.status_message_id is None:
+            return
+        now = time.monotonic()
+        last_time, last_text = self._last.get(job.id, (0.0, ""))
+        if text == last_text or (not force and now - last_time < self.settings.progress_interval_s):
+            return
+        self._last[job.id] = (now, text)
+        try:
+            await self.bot.edit_message_text(text, chat_id=job.chat_id, message_id=job.status_message_id)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                log.warning("status edit of job %s failed: %s", job.id, exc)
+        except TelegramError as exc:
+            log.warning("status edit of job %s failed: %s", job.id, exc)
+
+    def forget_job(self, job_id: int) -> None:
+        self._last.pop(job_id, None)
+
+    async def queued(self, job: Job, position: int) -> None:
+        await self.edit_status(job, texts.QUEUED.format(position=position), force=True)
+
+    async def started(self, job: Job) -> None:
+        await self.edit_status(job, texts.STARTING.format(method=texts.METHOD_NAMES.get(job.method, job.method)), force=True)
+
+    async def progress(self, job: Job, event: Progress) -> None:
+        fraction = event.step / event.total if event.total else 0.0
+        text = texts.RUNNING.format(method=texts.METHOD_NAMES.get(job.method, job.method),
+                                    bar=texts.progress_bar(fraction), percent=int(fraction * 100))
+        await self.edit_status(job, text)
+
+    async def result(self, job: Job, done: Done) -> int | None:
+        """Send the result photo (and the PNG as a file when the input came as a file)."""
+        options = job.options or {}
+        caption = texts.RESULT_CAPTION.format(
+            style=style_title(job.style_name), method=texts.METHOD_NAMES.get(job.method, job.method),
+            alpha=float(options.get("alpha", 1.0)), seconds=done.seconds,
+            colors=texts.KEEP_COLORS_SUFFIX if options.get("preserve_color") else "",
+        )
+        await self.edit_status(job, texts.DONE_STATUS.format(seconds=done.seconds), force=True)
+        path = Path(done.output_path)
+        if job.as_document:
+            await self.bot.send_document(job.chat_id, document=path.read_bytes(), filename=f"stylebot-{job.id}.png",
+                                         caption=caption)
+        message = await self.bot.send_photo(job.chat_id, photo=path.read_bytes(), caption=caption,
+                                            reply_markup=keyboards.result(job.id))
+        self.forget_job(job.id)
+        return message.message_id
+
+    async def failed(self, job: Job, reason: str) -> None:
+        text = texts.FAILED_STATUS.format(reason=reason)
+        if job.status_message_id is not None:
+            await self.edit_status(job, text, force=True)
+        else:
+            await self.bot.send_message(job.chat_id, text)
+        self.forget_job(job.id)
+
+    async def cancelled(self, job: Job) -> None:
+        await self.edit_status(job, texts.CANCELLED_STATUS, force=True)
+        self.forget_job(job.id)

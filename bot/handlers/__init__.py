@@ -1,0 +1,26 @@
+"""Telegram update handlers, registered by :func:`register`."""
+
+from __future__ import annotations
+
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from . import buttons, commands, errors, messages
+
+
+def register(app: Application) -> None:
+    app.add_handler(CommandHandler("start", commands.start))
+    app.add_handler(CommandHandler("help", commands.help_))
+    app.add_handler(CommandHandler("styles", commands.styles))
+    app.add_handler(CommandHandler("settings", commands.settings))
+    app.add_handler(CommandHandler("cancel", commands.cancel))
+    app.add_handler(CommandHandler("stats", commands.stats))
+    app.add_handler(CommandHandler("forget", commands.forget))
+    app.add_handler(MessageHandler(filters.COMMAND, commands.unknown))
+    app.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, messages.image))
+    app.add_handler(MessageHandler(filters.Sticker.ALL, messages.sticker))
+    app.add_handler(MessageHandler(filters.VIDEO | filters.VIDEO_NOTE | filters.ANIMATION, messages.video))
+    app.add_handler(MessageHandler(filters.VOICE | filters.AUDIO, messages.voice))
+    app.add_handler(MessageHandler(filters.TEXT, messages.text))
+    app.add_handler(MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, messages.other))
+    app.add_handler(CallbackQueryHandler(buttons.on_button))
+    app.add_error_handler(errors.on_error)

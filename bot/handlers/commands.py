@@ -1,0 +1,112 @@
+"""Slash commands: /start /help /styles /settings /cancel /stats /forget and unknown ones."""
+
+from __future__ import annotations
+
+from telegram import InputMediaPhoto, Update
+from telegram.ext import ContextTypes
+
+from styletransfer.checkpoints import available_methods
+from styletransfer.images import fit_max_side, open_image
+from styletransfer.presets import PRESETS
+
+from .. import keyboards, texts
+from ..context import services
+from ..db import StatLine
+from ..delivery import style_title
+
+
+async def _session(update: Update, context: ContextTypes.DEFAULT_TYPE):
+    user = update.effective_user
+    return await services(context).store.get_session(user.id, update.effective_chat.id, user.first_name)
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _session(update, context)
+    await update.effective_message.reply_text(texts.START)
+
+
+async def help_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await update.effective_message.reply_text(texts.HELP)
+
+
+def _preset_jpeg(path) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    fit_max_side(open_image(path), 1024).save(buffer, format="JPEG", quality=88)
+    return buffer.getvalue()
+
+
+async def styles(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The presets as one album (file_ids are cached after the first upload)."""
+    import asyncio
+
+    cache: dict = context.application.bot_data.setdefault("preset_file_ids", {})
+    media = []
+    for name, preset in PRESETS.items():
+        photo = cache.get(name) or await asyncio.to_thread(_preset_jpeg, preset.path)
+        media.append(InputMediaPhoto(photo, caption=preset.label))
+    await update.effective_message.reply_text(texts.STYLES_INTRO)
+    sent = await context.bot.send_media_group(update.effective_chat.id, media)
+    for name, message in zip(PRESETS, sent):
+        if message.photo:
+            cache[name] = message.photo[-1].file_id
+
+
+def _methods_for_settings() -> list[str]:
+    available = available_methods()
+    return [m for m in ("adain", "johnson", "gatys") if available.get(m)]
+
+
+def settings_view(session, max_side: int) -> tuple[str, object]:
+    size = min(session.output_size or max_side, max_side)
+    text = texts.SETTINGS.format(
+        method=texts.METHOD_NAMES.get(session.default_method, session.default_method), alpha=session.alpha,
+        colors="yes" if session.preserve_color else "no", size=size,
+    )
+    markup = keyboards.settings(session.default_method, session.alpha, session.preserve_color, size, max_side,
+                                _methods_for_settings())
+    return text, markup
+
+
+async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    session = await _session(update, context)
+    text, markup = settings_view(session, services(context).settings.max_side)
+    await update.effective_message.reply_text(text, reply_markup=markup)
+
+
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    session = await _session(update, context)
+    cancelled = await svc.scheduler.cancel_user_jobs(session.user_id)
+    if session.state != "idle":
+        await svc.store.update_session(session.user_id, state="idle")
+        cancelled += 1
+    await update.effective_message.reply_text(texts.CANCELLED if cancelled else texts.NOTHING_TO_CANCEL)
+
+
+def _fmt(name: str, line: StatLine) -> str:
+    mean = f"{line.mean:.1f}" if line.mean is not None else "–"
+    return texts.STATS_LINE.format(name=name, count=line.count, s="" if line.count == 1 else "s", mean=mean)
+
+
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = services(context)
+    result = await svc.store.stats(update.effective_user.id)
+    if result.overall.count == 0:
+        await update.effective_message.reply_text(texts.STATS_NONE)
+        return
+    lines = [texts.STATS_TITLE, _fmt("All results", result.overall), "", "By method:"]
+    lines += [_fmt(texts.METHOD_NAMES.get(m, m), line) for m, line in result.per_method.items()]
+    if result.per_preset:
+        lines += ["", "By preset:"] + [_fmt(style_title(p), line) for p, line in result.per_preset.items()]
+    lines += ["", _fmt("Your ratings", result.own)]
+    await update.effective_message.reply_text("\n".join(lines))
+
+
+async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await update.effective_message.reply_text(texts.FORGET_CONFIRM, reply_markup=keyboards.forget())
+
+
+async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await update.effective_message.reply_text(texts.UNKNOWN_COMMAND)

@@ -1,0 +1,148 @@
+"""The job queue: the database is the queue (FIFO by job id), one job runs at a
+time in the inference process, and users see their position and progress.
+
+Jobs left ``running`` by a stopped or crashed bot are re-queued at start-up
+(:meth:`Store.requeue_unfinished`), so a restart still delivers exactly one
+result per job: a result is sent only after the job's row moved from an
+unfinished status to ``done``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from pathlib import Path
+
+from telegram.error import TelegramError
+
+from . import texts
+from .config import Settings
+from .db import Store
+from .delivery import Delivery
+from .jobs import Cancelled, Done, Failed, InferenceWorker, JobSpec, Progress
+from .models import Job
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    def __init__(self, store: Store, worker: InferenceWorker, delivery: Delivery, settings: Settings) -> None:
+        self.store, self.worker, self.delivery, self.settings = store, worker, delivery, settings
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._progress_tasks: dict[int, asyncio.Task] = {}
+        self.gatys_history: list[tuple[float, dict]] = []  # (seconds, options) of recent Gatys jobs
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="stylebot-scheduler")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop taking jobs; a running job stays ``running`` in the DB and is re-queued
+        at the next start."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        for task in self._progress_tasks.values():
+            task.cancel()
+
+    async def _loop(self) -> None:
+        while True:
+            job = await self.store.next_queued()
+            if job is None:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            try:
+                await self.run_job(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one bad job must not stop the queue
+                log.exception("job %s crashed the scheduler step", job.id)
+                if await self.store.finish_job(job.id, "failed", error="scheduler error"):
+                    await self._safe(self.delivery.failed(job, texts.INTERNAL_FAILURE))
+                    self.cleanup(job)
+
+    def spec_for(self, job: Job) -> JobSpec:
+        options = job.options or {}
+        return JobSpec(
+            job_id=job.id, content_path=job.content_path, style=job.style_path or job.style_name,
+            method=job.method, output_path=str(Path(job.content_path).parent / "result.png"),
+            alpha=float(options.get("alpha", 1.0)), preserve_color=bool(options.get("preserve_color", False)),
+            max_side=int(options.get("max_side", self.settings.max_side)),
+            steps=options.get("steps"), device=self.settings.device,
+        )
+
+    async def run_job(self, job: Job) -> None:
+        await self.store.mark_running(job.id)
+        job.status = "running"
+        await self._safe(self.delivery.started(job))
+        await self.announce_positions()
+        outcome = await self.worker.run(self.spec_for(job), on_progress=lambda event: self._on_progress(job, event))
+        pending = self._progress_tasks.pop(job.id, None)
+        if pending is not None:
+            pending.cancel()
+        if isinstance(outcome, Done):
+            if job.method == "gatys":
+                self.gatys_history.insert(0, (outcome.seconds, dict(job.options or {})))
+                del self.gatys_history[5:]
+            if await self.store.finish_job(job.id, "done", seconds=outcome.seconds):
+                try:
+                    message_id = await self.delivery.result(job, outcome)
+                    await self.store.update_job(job.id, result_message_id=message_id)
+                except TelegramError as exc:
+                    log.error("could not deliver the result of job %s: %s", job.id, exc)
+        elif isinstance(outcome, Cancelled):
+            await self.store.finish_job(job.id, "cancelled")
+            await self._safe(self.delivery.cancelled(job))
+        elif isinstance(outcome, Failed):
+            if await self.store.finish_job(job.id, "failed", error=outcome.message):
+                reason = (texts.WORKER_DIED if outcome.worker_died
+                          else outcome.message if outcome.user_error else texts.INTERNAL_FAILURE)
+                await self._safe(self.delivery.failed(job, reason))
+        self.cleanup(job)
+
+    def _on_progress(self, job: Job, event: Progress) -> None:
+        pending = self._progress_tasks.get(job.id)
+        if pending is None or pending.done():
+            self._progress_tasks[job.id] = asyncio.create_task(self._safe(self.delivery.progress(job, event)))
+
+    async def announce_positions(self) -> None:
+        for position, queued in enumerate(await self.store.queued_jobs(), start=2):
+            await self._safe(self.delivery.queued(queued, position))
+
+    async def cancel_user_jobs(self, user_id: int) -> int:
+        """Cancel a user's queued jobs and ask their running job to stop; returns how many."""
+        count = 0
+        for job in await self.store.active_jobs(user_id):
+            if job.status == "running" and self.worker.cancel(job.id):
+                count += 1
+            elif await self.store.finish_job(job.id, "cancelled"):
+                await self._safe(self.delivery.cancelled(job))
+                self.cleanup(job)
+                count += 1
+        return count
+
+    def cleanup(self, job: Job) -> None:
+        """Remove the job's own folder (copies of its inputs and its result)."""
+        folder = Path(job.content_path).parent
+        try:
+            jobs_root = self.settings.jobs_dir.resolve()
+            if folder.resolve().parent == jobs_root:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+    @staticmethod
+    async def _safe(coro) -> None:
+        try:
+            await coro
+        except TelegramError as exc:
+            log.warning("telegram call failed: %s", exc)
