@@ -393,9 +393,15 @@ class FakeMessage:
     def button_texts(self) -> list[str]:
         return [b["text"] for row in self.buttons for b in row]
 
-    def find_button(self, label: str) -> dict[str, Any]:
-        """The button whose text or callback_data equals ``label`` (else: text contains it)."""
+    def find_button(self, label: str, *, stale: bool = False) -> dict[str, Any]:
+        """The button whose text or callback_data equals ``label`` (else: text contains it).
+
+        ``stale=True`` also looks at keyboards this message had before its edits (newest first),
+        to simulate a user pressing a button just before the bot replaced it (double click)."""
         flat = [b for row in self.buttons for b in row]
+        if stale:
+            for old in reversed(self.history):
+                flat += [b for row in (old.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
         for b in flat:
             if label in (b.get("text"), b.get("callback_data")):
                 return b
@@ -538,8 +544,9 @@ class FakeUser:
         return await self._post(self._base_message(video=video))
 
     async def click(self, message: FakeMessage, button: str | None = None, *, data: str | None = None,
-                    timeout: float = 10.0, wait: bool = True) -> CallbackAnswer | str:
-        """Press an inline button on ``message`` (by its text or callback_data, or raw ``data``).
+                    timeout: float = 10.0, wait: bool = True, stale: bool = False) -> CallbackAnswer | str:
+        """Press an inline button on ``message`` (by its text or callback_data, or raw ``data``);
+        ``stale=True`` also finds buttons of the message's earlier keyboards (see find_button).
 
         Returns the bot's answerCallbackQuery as a CallbackAnswer; raises AssertionError if the bot
         does not answer within ``timeout`` s. With ``wait=False`` returns the callback query id.
@@ -549,7 +556,7 @@ class FakeUser:
         if data is None:
             if button is None:
                 raise ValueError("give a button label or data=")
-            found = message.find_button(button)
+            found = message.find_button(button, stale=stale)
             if "callback_data" not in found:
                 raise AssertionError(f"button {button!r} has no callback_data: {found}")
             data = found["callback_data"]

@@ -188,6 +188,12 @@ async def test_get_updates_long_poll_offset_and_callback_answers(tg, bot):
     assert tg.unanswered_callbacks() == []
     with pytest.raises(AssertionError, match="(?i)no button"):
         await alice.click(alice.last, "Nope")
+    rate_msg = alice.last
+    await bot.edit_message_reply_markup(chat_id=alice.id, message_id=rate_msg.message_id, reply_markup=None)
+    assert not rate_msg.buttons and rate_msg.edits == 1
+    with pytest.raises(AssertionError, match="(?i)no button"):
+        rate_msg.find_button("10")
+    assert rate_msg.find_button("10", stale=True)["callback_data"] == "rate:1:10"  # a double click's view
 
     # two bot instances polling one token: the waiting poll is terminated with 409
     first = asyncio.create_task(bot.get_updates(offset=update.update_id + 1, timeout=5))
