@@ -1,0 +1,122 @@
+"""Database layer of the bot on a real SQLite file: migrations, jobs queue,
+ratings upsert, survey statistics, forget, re-queue after a restart."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from bot.db import Store, migrate
+
+
+@pytest.fixture
+async def store(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path}/bot.db"
+    await migrate(url)
+    store = Store(url)
+    yield store
+    await store.close()
+
+
+async def _job(store: Store, user: int, **kw):
+    await store.get_session(user, user, f"user{user}")
+    values = dict(user_id=user, chat_id=user, content_path=f"/x/{user}.png", style_name="starry_night", method="adain")
+    values.update(kw)
+    return await store.create_job(**values)
+
+
+async def test_migrations_create_tables_and_are_idempotent(tmp_path):
+    path = tmp_path / "sub" / "fresh.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await migrate(url)
+    await migrate(url)  # second run is a no-op
+    with sqlite3.connect(path) as db:
+        tables = {row[0] for row in db.execute("select name from sqlite_master where type='table'")}
+        version = db.execute("select version_num from alembic_version").fetchall()
+    assert {"users", "sessions", "jobs", "ratings", "alembic_version"} <= tables
+    assert version == [("0001",)]
+
+
+async def test_session_created_once_and_updated(store):
+    first = await store.get_session(7, 70, "Ann")
+    assert (first.state, first.default_method, first.alpha, first.version) == ("idle", "adain", 1.0, 0)
+    changed = await store.update_session(7, state="awaiting_style", content_path="/c.png")
+    assert changed.version == 1
+    same = await store.update_session(7, bump=False, alpha=0.5)
+    assert same.version == 1
+    again = await store.get_session(7)
+    assert (again.state, again.content_path, again.alpha, again.chat_id) == ("awaiting_style", "/c.png", 0.5, 70)
+
+
+async def test_queue_order_positions_and_counts(store):
+    a = await _job(store, 1)
+    b = await _job(store, 2)
+    c = await _job(store, 1)
+    assert [await store.queue_position(j.id) for j in (a, b, c)] == [1, 2, 3]
+    assert (await store.next_queued()).id == a.id
+    await store.mark_running(a.id)
+    assert await store.queue_position(a.id) == 0
+    assert await store.queue_position(b.id) == 2  # the running job is ahead of it
+    assert await store.user_job_counts(1) == (1, 1)
+    assert await store.queued_total() == 2
+    assert await store.finish_job(a.id, "done", seconds=1.5)
+    assert not await store.finish_job(a.id, "failed")  # a finished job never changes again
+    done = await store.get_job(a.id)
+    assert (done.status, done.seconds, done.attempts) == ("done", 1.5, 1)
+    assert await store.queue_position(b.id) == 1
+
+
+async def test_requeue_unfinished_after_restart(store):
+    a = await _job(store, 1)
+    b = await _job(store, 2)
+    await store.mark_running(a.id)
+    assert await store.requeue_unfinished() == 2
+    again = await store.get_job(a.id)
+    assert again.status == "queued" and again.started_at is None and again.attempts == 1
+    assert [j.id for j in await store.queued_jobs()] == [a.id, b.id]
+
+
+async def test_rating_upsert_counts_once(store):
+    job = await _job(store, 1)
+    await store.finish_job(job.id, "done", seconds=1)
+    assert await store.rate(job.id, 1, 3) is True
+    assert await store.rate(job.id, 1, 8) is False
+    stats = await store.stats(1)
+    assert (stats.overall.count, stats.overall.mean) == (1, 8.0)
+    with pytest.raises(ValueError):
+        await store.rate(job.id, 1, 11)
+
+
+async def test_stats_per_method_preset_and_own(store):
+    jobs = [
+        await _job(store, 1, method="adain", style_name="udnie"),
+        await _job(store, 2, method="gatys", style_name="udnie"),
+        await _job(store, 2, method="gatys", style_name="own"),
+    ]
+    for job, (user, score) in zip(jobs, [(1, 4), (2, 10), (2, 7)]):
+        await store.rate(job.id, user, score)
+    stats = await store.stats(2)
+    assert (stats.overall.count, stats.overall.mean) == (3, 7.0)
+    assert {m: (s.count, s.mean) for m, s in stats.per_method.items()} == {"adain": (1, 4.0), "gatys": (2, 8.5)}
+    assert {p: (s.count, s.mean) for p, s in stats.per_preset.items()} == {"udnie": (2, 7.0)}
+    assert (stats.own.count, stats.own.mean) == (2, 8.5)
+    empty = await store.stats(99)
+    assert (empty.own.count, empty.own.mean) == (0, None)
+
+
+async def test_forget_deletes_everything_of_one_user(store):
+    mine = await _job(store, 1, style_path="/s/1.png", style_name="own")
+    theirs = await _job(store, 2)
+    await store.update_session(1, content_path="/c/1.png")
+    await store.rate(mine.id, 1, 5)
+    await store.rate(theirs.id, 1, 6)  # user 1 rated someone else's job
+    await store.rate(mine.id, 2, 9)  # and user 2 rated user 1's job
+    paths = await store.forget(1)
+    assert set(paths) == {"/c/1.png", "/x/1.png", "/s/1.png"}
+    assert not await store.has_user(1)
+    assert await store.get_job(mine.id) is None
+    assert (await store.get_job(theirs.id)) is not None
+    stats = await store.stats()
+    assert stats.overall.count == 0
+    assert await store.has_user(2)
