@@ -26,7 +26,6 @@ PROGRESS_MIN_INTERVAL_S = 0.25
 
 def run_job(spec: JobSpec, emit, cancel) -> object:
     """Run one job in this process; returns the outcome event (also used directly by tests)."""
-    from styletransfer.engine import StyleOptions, stylize
     from styletransfer.errors import Cancelled as EngineCancelled
     from styletransfer.errors import StyleTransferError
 
@@ -40,6 +39,8 @@ def run_job(spec: JobSpec, emit, cancel) -> object:
 
     started = time.perf_counter()
     try:
+        from styletransfer.engine import StyleOptions, stylize
+
         options = StyleOptions(
             alpha=spec.alpha, preserve_color=spec.preserve_color, max_side=spec.max_side,
             steps=spec.steps, device=spec.device,

@@ -1,0 +1,92 @@
+"""The inference process behind bot.jobs.InferenceWorker: a real tiny Gatys job
+with progress and result, cancellation, and recovery when the process dies."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import signal
+
+import pytest
+from PIL import Image
+
+from bot.jobs import Cancelled, Done, Failed, InferenceWorker, JobSpec, Progress
+
+needs_engine = pytest.mark.skipif(importlib.util.find_spec("styletransfer.engine") is None,
+                                  reason="styletransfer.engine not available yet")
+
+
+@pytest.fixture
+def images(tmp_path):
+    content = tmp_path / "content.png"
+    style = tmp_path / "style.png"
+    gradient = Image.linear_gradient("L").resize((48, 36)).convert("RGB")
+    gradient.save(content)
+    Image.effect_noise((48, 48), 80).convert("RGB").save(style)
+    return content, style
+
+
+@pytest.fixture
+async def worker():
+    worker = InferenceWorker(poll_s=0.05)
+    worker.start()
+    yield worker
+    await worker.stop()
+
+
+def _spec(images, tmp_path, job_id=1, steps=5, **kw) -> JobSpec:
+    content, style = images
+    return JobSpec(job_id=job_id, content_path=str(content), style=str(style), method="gatys",
+                   output_path=str(tmp_path / f"out{job_id}.png"), max_side=48, steps=steps, device="cpu", **kw)
+
+
+@needs_engine
+async def test_real_tiny_gatys_job_reports_progress_and_result(worker, images, tmp_path):
+    events: list[Progress] = []
+    outcome = await asyncio.wait_for(worker.run(_spec(images, tmp_path), on_progress=events.append), 240)
+    assert isinstance(outcome, Done), outcome
+    assert outcome.seconds > 0
+    result = Image.open(outcome.output_path)
+    assert result.mode == "RGB" and max(result.size) == 48
+    assert events and all(e.job_id == 1 and e.total > 0 for e in events)
+    assert events[-1].step <= events[-1].total
+
+
+@needs_engine
+async def test_cancel_running_job(worker, images, tmp_path):
+    started = asyncio.Event()
+    task = asyncio.create_task(worker.run(_spec(images, tmp_path, job_id=2, steps=5000),
+                                          on_progress=lambda e: started.set()))
+    await asyncio.wait_for(started.wait(), 240)
+    assert worker.cancel(2)
+    assert isinstance(await asyncio.wait_for(task, 60), Cancelled)
+
+
+async def test_bad_input_fails_without_killing_the_process(worker, tmp_path):
+    bad = tmp_path / "nope.png"
+    bad.write_bytes(b"not an image")
+    spec = JobSpec(job_id=3, content_path=str(bad), style="starry_night", method="gatys",
+                   output_path=str(tmp_path / "o.png"), max_side=48, steps=2, device="cpu")
+    outcome = await asyncio.wait_for(worker.run(spec), 240)
+    assert isinstance(outcome, Failed) and not outcome.worker_died
+    assert worker.is_alive() and worker.restarts == 0
+
+
+async def test_worker_death_fails_job_and_restarts(worker, images, tmp_path):
+    first_pid = worker.pid
+    task = asyncio.create_task(worker.run(_spec(images, tmp_path, job_id=4, steps=5000)))
+    for _ in range(3):  # let run() hand the job over; the process is then busy with it
+        await asyncio.sleep(0)
+    assert worker.current_job == 4
+    os.kill(first_pid, signal.SIGKILL)
+    outcome = await asyncio.wait_for(task, 30)
+    assert isinstance(outcome, Failed) and outcome.worker_died and outcome.job_id == 4
+    assert worker.restarts == 1 and worker.pid != first_pid and worker.is_alive()
+    # the fresh process serves the next job
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"junk")
+    nxt = JobSpec(job_id=5, content_path=str(bad), style="starry_night", method="gatys",
+                  output_path=str(tmp_path / "o5.png"), max_side=48, steps=2, device="cpu")
+    outcome = await asyncio.wait_for(worker.run(nxt), 240)
+    assert outcome.job_id == 5 and isinstance(outcome, Failed) and not outcome.worker_died
