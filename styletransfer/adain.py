@@ -105,8 +105,10 @@ def adain_target(
 
 
 def _pad_to_stride(image: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+    """Pad the bottom/right to a multiple of 8, at least 16 (2x2 features for the
+    decoder's reflection padding)."""
     h, w = image.shape[-2:]
-    ph, pw = (-h) % _STRIDE, (-w) % _STRIDE
+    ph, pw = max(16 - h, (-h) % _STRIDE), max(16 - w, (-w) % _STRIDE)
     if ph or pw:
         mode = "reflect" if h > ph and w > pw else "replicate"
         image = F.pad(image, (0, pw, 0, ph), mode=mode)
@@ -252,10 +254,9 @@ class AdaINModel(nn.Module):
         stats = [self.style_stats(s, key) for s, key in zip(styles, keys)]
         if mask is not None:
             m = _style_masks(mask, k, tuple(f_c.shape[-2:])).to(self.device)
+            cover = m.sum(0, keepdim=True).clamp(max=1)  # fraction of each position that is styled
             m = m * w.view(k, 1, 1, 1, 1)
-            total = m.sum(0, keepdim=True)
-            cover = total.clamp(max=1)  # fraction of each position that is styled
-            weights = m / total.clamp_min(1e-8) * cover
+            weights = m / m.sum(0, keepdim=True).clamp_min(1e-8) * cover
         else:
             weights = w
         t = adain_target(f_c, stats, weights, float(alpha))
