@@ -9,6 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DATA_DIR=/data \
     DATABASE_URL=sqlite+aiosqlite:////data/stylebot.db \
     STYLETRANSFER_CHECKPOINTS=/app/checkpoints \
+    STYLEBOT_ALEMBIC_DIR=/app/alembic \
     PORT=8080
 
 WORKDIR /app

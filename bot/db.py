@@ -21,11 +21,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from .models import UNFINISHED, Job, JobStatus, Rating, User, UserSession, utcnow
 
-__all__ = ["Store", "Stats", "migrate", "ALEMBIC_DIR"]
+__all__ = ["Store", "Stats", "migrate"]
 
 log = logging.getLogger(__name__)
 
-ALEMBIC_DIR = Path(__file__).resolve().parents[1] / "alembic"
+def _alembic_dir() -> Path:
+    """The migrations folder: $STYLEBOT_ALEMBIC_DIR, else ``alembic/`` beside the
+    ``bot`` package (source checkout), else ``./alembic``."""
+    import os
+
+    candidates = [os.environ.get("STYLEBOT_ALEMBIC_DIR"), Path(__file__).resolve().parents[1] / "alembic",
+                  Path.cwd() / "alembic"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "env.py").is_file() and (Path(candidate) / "versions").is_dir():
+            return Path(candidate)
+    raise FileNotFoundError("Alembic migrations not found: set STYLEBOT_ALEMBIC_DIR to the repository's alembic/ folder")
+
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -39,7 +50,7 @@ def _upgrade_sync(url: str) -> None:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    cfg.set_main_option("script_location", str(_alembic_dir()))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["skip_logging_config"] = True
     command.upgrade(cfg, "head")
