@@ -125,7 +125,8 @@ async def ask_method(services: Services, message: Message, session: UserSession)
 
 async def submit_job(services: Services, chat_id: int, user_id: int, session: UserSession, method: str,
                      *, alpha: float | None = None, preserve_color: bool | None = None,
-                     style_name: str | None = None, style_path: str | None = None) -> str | None:
+                     style_name: str | None = None, style_path: str | None = None,
+                     rerun_of: tuple[int, str] | None = None) -> str | None:
     """Queue a job from the user's content image; returns an error text or None.
 
     The job gets its own copies of its inputs under DATA_DIR/jobs/<uuid>/ (removed
@@ -159,6 +160,8 @@ async def submit_job(services: Services, chat_id: int, user_id: int, session: Us
         "steps": settings.gatys_steps if method == "gatys" else None,
         "source": session.content_path,
     }
+    if rerun_of is not None:
+        options["rerun_of"], options["action"] = rerun_of
     try:
         status = await services.delivery.bot.send_message(chat_id, texts.QUEUED.format(position=total_queued + 1 + running))
     except TelegramError:

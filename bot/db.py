@@ -185,6 +185,16 @@ class Store:
                 select(Job).where(Job.user_id == user_id, Job.status.in_(UNFINISHED)).order_by(Job.id)
             ))
 
+    async def has_rerun(self, job_id: int, action: str) -> bool:
+        """Whether a job re-running ``job_id`` with ``action`` (stronger/weaker/colors) exists
+        (so a double-clicked result button does not queue the same picture twice)."""
+        async with self.sessions() as db:
+            job = await db.get(Job, job_id)
+            if job is None:
+                return False
+            options = await db.scalars(select(Job.options).where(Job.user_id == job.user_id, Job.id > job_id))
+            return any((o or {}).get("rerun_of") == job_id and (o or {}).get("action") == action for o in options)
+
     async def mark_running(self, job_id: int) -> None:
         async with self.sessions.begin() as db:
             job = await db.get(Job, job_id)

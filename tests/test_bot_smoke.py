@@ -94,6 +94,18 @@ async def test_conversation_smoke(tmp_path):
         await alice.send("/stats")
         await alice.wait_for_text("no ratings yet")
 
+        await alice.send("/styles")
+        await alice.wait_for(lambda m: m.photo and m.media_group_id)
+        await alice.wait_quiet(0.5)
+        album = [m for m in alice.messages if m.photo and m.media_group_id]
+        assert len(album) == 7
+        assert any("Starry Night" in (m.caption or "") for m in album)
+
+        # an album of two photos = content + style, straight to the method menu
+        await alice.send_album([_photo(), _photo(color=(10, 200, 10))])
+        menu = await alice.wait_for(lambda m: m.buttons and any("Gatys" in t for t in m.button_texts))
+        assert "your style image" in menu.text
+
         await alice.send("/forget")
         confirm = await alice.wait_for(lambda m: m.buttons)
         await alice.click(confirm, "Yes, delete")

@@ -132,11 +132,14 @@ async def rerun(svc: Services, update: Update, session, rest: str) -> str | None
         preserve = True
     else:
         return texts.STALE_BUTTON
+    if await svc.store.has_rerun(job.id, action):
+        return texts.ALREADY_DONE
     style_path = session.style_path if job.style_name == "own" else None
     if job.style_name == "own" and not style_path:
         return texts.NO_PHOTO
     error = await submit_job(svc, update.effective_chat.id, session.user_id, session, job.method, alpha=alpha,
-                             preserve_color=preserve, style_name=job.style_name, style_path=style_path)
+                             preserve_color=preserve, style_name=job.style_name, style_path=style_path,
+                             rerun_of=(job.id, action))
     return error
 
 
