@@ -441,8 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
     pj.add_argument("--style", required=True, help="style image path or preset name")
     pj.add_argument("--style-size", type=int, default=None, help="longest side of the style image (default 2*crop)")
     pj.add_argument("--content-weight", type=float, default=1.0)
-    pj.add_argument("--style-weight", type=float, default=5.0)
-    pj.add_argument("--tv-weight", type=float, default=10.0)
+    pj.add_argument("--style-weight", type=float, default=10.0)
+    pj.add_argument("--tv-weight", type=float, default=1.0)
     return parser
 
 
