@@ -162,8 +162,9 @@ async def submit_job(services: Services, chat_id: int, user_id: int, session: Us
     }
     if rerun_of is not None:
         options["rerun_of"], options["action"] = rerun_of
+    first_text = texts.QUEUED.format(position=await store.unfinished_total() + 1)
     try:
-        status = await services.delivery.bot.send_message(chat_id, texts.QUEUED.format(position=total_queued + 1 + running))
+        status = await services.delivery.bot.send_message(chat_id, first_text)
     except TelegramError:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -172,6 +173,7 @@ async def submit_job(services: Services, chat_id: int, user_id: int, session: Us
         style_name=style_name, method=method, options=options, as_document=session.content_as_document,
         status_message_id=status.message_id,
     )
+    services.delivery.remember(job.id, first_text)
     position = await store.queue_position(job.id)
     if position:
         await services.delivery.queued(job, position)

@@ -160,6 +160,11 @@ class Store:
         async with self.sessions() as db:
             return int(await db.scalar(select(func.count()).select_from(Job).where(Job.status == "queued")) or 0)
 
+    async def unfinished_total(self) -> int:
+        """Jobs queued or running, all users."""
+        async with self.sessions() as db:
+            return int(await db.scalar(select(func.count()).select_from(Job).where(Job.status.in_(UNFINISHED))) or 0)
+
     async def queue_position(self, job_id: int) -> int:
         """1-based place in the queue counting the running job (0 when not queued)."""
         async with self.sessions() as db:

@@ -50,6 +50,10 @@ class Delivery:
         except TelegramError as exc:
             log.warning("status edit of job %s failed: %s", job.id, exc)
 
+    def remember(self, job_id: int, text: str) -> None:
+        """Record the status message's current text (as sent), so it is not re-sent."""
+        self._last[job_id] = (time.monotonic(), text)
+
     def forget_job(self, job_id: int) -> None:
         self._last.pop(job_id, None)
 
