@@ -259,7 +259,7 @@ def stylize_gatys(
     )
     device = torch.device(device) if device is not None else content.device
     vgg = load_vgg19(device, pooling=pooling)
-    content = content.to(device, torch.float32)
+    content = content.to(device, torch.float32).contiguous()
     height, width = content.shape[-2:]
     sizes = scale_sizes(height, width, scales)
     step_counts = split_steps(steps, sizes)
@@ -286,7 +286,7 @@ def stylize_gatys(
                 start = torch.rand(content_s.shape, generator=generator).to(device)
         else:
             start = F.interpolate(image, size=size, mode="bilinear", align_corners=False).clamp(0, 1)
-        x = start.detach().clone().requires_grad_(True)
+        x = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
 
         info: dict = {}
 

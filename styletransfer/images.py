@@ -25,7 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError, InvalidOptionError
 
-__all__ = ["ImageSource", "open_image", "fit_max_side", "image_info", "DEFAULT_MAX_PIXELS", "DEFAULT_MIN_SIDE"]
+__all__ = ["ImageSource", "open_image", "normalize_image", "fit_max_side", "image_info", "DEFAULT_MAX_PIXELS", "DEFAULT_MIN_SIDE"]
 
 #: Accepted sources: a file path, the file's bytes, or a readable binary file object.
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
@@ -218,6 +218,26 @@ def open_image(
     if rgb is img:
         rgb = rgb.copy()
     rgb.info.pop("exif", None)  # orientation is applied; stale EXIF would rotate it twice elsewhere
+    return rgb
+
+
+def normalize_image(img: Image.Image) -> Image.Image:
+    """An already-open PIL image to upright 8-bit RGB (same rules as :func:`open_image`).
+
+    Applies EXIF orientation, converts any mode to RGB (alpha composited on
+    white). Returns a new image; ``img`` is not modified.
+
+    Raises:
+        ImageError: if the pixel data cannot be decoded.
+    """
+    try:
+        rgb = _to_rgb(ImageOps.exif_transpose(img))
+        rgb.load()
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise ImageError(f"the image cannot be decoded ({exc})") from exc
+    if rgb is img:
+        rgb = rgb.copy()
+    rgb.info.pop("exif", None)
     return rgb
 
 

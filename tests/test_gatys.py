@@ -8,6 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+import torch as _torch
+
+_torch.set_num_threads(1)  # the test machine is shared: extra threads only contend
+
 from styletransfer.errors import Cancelled, InvalidOptionError
 from styletransfer.gatys import clear_style_cache, scale_sizes, split_steps, stylize_gatys
 from styletransfer import gatys as gatys_module

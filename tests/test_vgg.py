@@ -7,6 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
+import torch as _torch
+
+_torch.set_num_threads(1)  # the test machine is shared: extra threads only contend
+
 from styletransfer.vgg import (
     CAFFE_BGR_MEAN,
     LAYER_NAMES,
