@@ -140,6 +140,7 @@ def save_checkpoint(state_dict: Mapping[str, Any], path: str | os.PathLike, card
     }
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp))
+    os.chmod(tmp, 0o644)  # safetensors may create it owner-only
     os.replace(tmp, path)
     full_card = dict(card)
     full_card.update({"file": path.name, "dtype": "float16", "sha256": sha256_file(path)})
