@@ -60,10 +60,22 @@ def run_job(spec: JobSpec, emit, cancel) -> object:
         return Failed(spec.job_id, f"{type(exc).__name__}: {exc}")
 
 
+def _exit_with_parent(parent_pid: int, interval_s: float = 1.0) -> None:
+    """Daemon thread: end this process when the bot process is gone (e.g. SIGKILLed),
+    so no orphan keeps computing."""
+    while True:
+        time.sleep(interval_s)
+        if os.getppid() != parent_pid:
+            os._exit(0)
+
+
 def worker_main(requests, events, cancel_event) -> None:
     """Process entry point: serve jobs until a ``None`` request arrives."""
+    import threading
+
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s[inference]: %(message)s")
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     from .jobs import Ready
 
     events.put(Ready(os.getpid()))
