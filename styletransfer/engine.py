@@ -34,7 +34,7 @@ from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
 from .color import match_color, transfer_luminance
-from .errors import CheckpointMissingError, InvalidOptionError, UnknownPresetError
+from .errors import Cancelled, CheckpointMissingError, InvalidOptionError, UnknownPresetError
 from .images import fit_max_side, normalize_image, open_image
 from .presets import PRESETS, is_preset, preset_path
 
@@ -228,8 +228,6 @@ def _report(progress: ProgressFn | None, step: int, total: int, **info: Any) -> 
 
 def _check_cancel(cancel: CancelFn | None) -> None:
     if cancel is not None and cancel():
-        from .errors import Cancelled
-
         raise Cancelled("stylization cancelled")
 
 

@@ -112,3 +112,10 @@ def test_console_script_subprocess(tmp_path: Path):
                          capture_output=True, text=True, cwd=REPO)
     assert res.returncode == 1
     assert res.stderr.strip().splitlines() == [f"stylize: error: content image '{tmp_path / 'nope.jpg'}' not found"]
+
+
+def test_presets_listing_does_not_import_torch():
+    code = "import sys; from styletransfer.cli import main; main(['presets']); print('torch' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[-1] == "False"
