@@ -75,6 +75,8 @@ def parse_args(argv=None):
     p.add_argument("--sheet", type=Path, default=REPO / "docs" / "examples.png",
                    help="contact sheet path ('' for none)")
     p.add_argument("--table", type=Path, default=None, help="also write the Markdown table here")
+    p.add_argument("--report-only", action="store_true",
+                   help="run nothing: table, checks and contact sheet from --out/results.json")
     args = p.parse_args(argv)
     args.methods = common.split_list(args.methods)
     bad = [m for m in args.methods if m not in METHODS]
@@ -332,7 +334,11 @@ def contact_sheet(results: dict, args, path: Path) -> Path | None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     t0 = time.perf_counter()
-    results = score_all(args)
+    if args.report_only:
+        results_path = args.out / "results.json"
+        results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    else:
+        results = score_all(args)
     md, checks = table(results, args)
     print()
     print(md)
