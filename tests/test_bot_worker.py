@@ -9,9 +9,12 @@ import os
 import signal
 
 import pytest
+import pytest_asyncio
 from PIL import Image
 
 from bot.jobs import Cancelled, Done, Failed, InferenceWorker, JobSpec, Progress
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 needs_engine = pytest.mark.skipif(importlib.util.find_spec("styletransfer.engine") is None,
                                   reason="styletransfer.engine not available yet")
@@ -27,8 +30,17 @@ def images(tmp_path):
     return content, style
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def worker():
+    """One inference process for the module (it imports torch once)."""
+    worker = InferenceWorker(poll_s=0.05)
+    worker.start()
+    yield worker
+    await worker.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def own_worker():
     worker = InferenceWorker(poll_s=0.05)
     worker.start()
     yield worker
@@ -73,7 +85,8 @@ async def test_bad_input_fails_without_killing_the_process(worker, tmp_path):
     assert worker.is_alive() and worker.restarts == 0
 
 
-async def test_worker_death_fails_job_and_restarts(worker, images, tmp_path):
+async def test_worker_death_fails_job_and_restarts(own_worker, images, tmp_path):
+    worker = own_worker
     first_pid = worker.pid
     task = asyncio.create_task(worker.run(_spec(images, tmp_path, job_id=4, steps=5000)))
     for _ in range(3):  # let run() hand the job over; the process is then busy with it
