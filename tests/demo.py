@@ -68,6 +68,7 @@ class StylebotProcess:
         log.flush()
         self.process = subprocess.Popen(
             stylebot_command(), cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
         log.close()
         self.starts += 1
@@ -98,6 +99,16 @@ class StylebotProcess:
             return self.log_path.read_text(errors="replace")[-tail:]
         except FileNotFoundError:
             return "(no log)"
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the bot if the test process dies, so no stray bot keeps polling."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def stylebot_env(tg: FakeTelegram, workdir: Path, **settings: object) -> dict[str, str]:

@@ -320,6 +320,7 @@ class FakeMessage:
         self.seq = seq
         self.from_bot = from_bot
         self.history: list[dict[str, Any]] = []
+        self.times: list[float] = [time.monotonic()]  # when each version appeared (monotonic s)
         self.deleted = False
 
     # identity
@@ -416,6 +417,11 @@ class FakeMessage:
     @property
     def edits(self) -> int:
         return len(self.history)
+
+    @property
+    def versions(self) -> list[str]:
+        """The visible text of every version of this message, oldest first, current last."""
+        return [raw.get("text") or raw.get("caption") or "" for raw in [*self.history, self.raw]]
 
     def __repr__(self) -> str:
         who = "bot" if self.from_bot else "user"
@@ -1112,6 +1118,7 @@ class FakeTelegram:
         new["edit_date"] = int(time.time())
         msg.history.append(msg.raw)
         msg.raw = new
+        msg.times.append(time.monotonic())
         self._notify()
         msg.seq = self.seq
         self.last_activity[msg.chat_id] = time.monotonic()

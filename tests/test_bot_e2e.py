@@ -1,0 +1,363 @@
+"""End-to-end: the real ``stylebot`` process (console script, env-var configuration,
+real SQLite file, real inference process running Gatys on tiny images) against the
+fake Telegram server (tests/fake_telegram.py) — issue #4's conversations:
+
+photo -> preset -> method -> queue/progress edits -> result photo -> rating ->
+/stats; re-rating is not double counted; re-run buttons; two users at once;
+album = content + style; double clicks; /forget; restart mid-job (graceful and
+crash) still delivers exactly one result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import sqlite3
+import time
+
+import pytest
+import pytest_asyncio
+from PIL import Image
+
+from bot import texts
+from tests.demo import running_stylebot
+from tests.fake_telegram import FakeMessage, FakeTelegram, FakeUser
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+MAX_SIDE = 64  # px: results are tiny, Gatys is quick on CPU
+GATYS_STEPS = 15  # enough steps that progress edits are visible
+PROGRESS_INTERVAL_S = 0.5
+WAIT = 20.0  # s for a chat reply on a loaded 2-core machine
+JOB_WAIT = 150.0  # s for a result (includes the inference process importing torch and loading VGG-19)
+# one torch thread: on a shared 2-core machine two threads per process are several times slower
+SETTINGS = dict(max_side=MAX_SIDE, gatys_steps=GATYS_STEPS, progress_interval_s=PROGRESS_INTERVAL_S,
+                album_wait_s=0.5, omp_num_threads=1)
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def tg():
+    async with FakeTelegram() as server:
+        yield server
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def stylebot(tg, tmp_path_factory):
+    async with running_stylebot(tg, tmp_path_factory.mktemp("stylebot-e2e"), **SETTINGS) as bot:
+        yield bot
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def healthy(tg, stylebot):
+    """After each test: the bot is alive, logged no handler exception, every Telegram call
+    it made succeeded and every button press was answered."""
+    log_before = len(stylebot.log(tail=10**9))
+    calls_before = len(tg.calls)
+    yield stylebot
+    assert stylebot.process.poll() is None, f"stylebot died:\n{stylebot.log()}"
+    new_log = stylebot.log(tail=10**9)[log_before:]
+    assert "Traceback" not in new_log and "error while handling" not in new_log, new_log
+    failed = [(c.method, c.error) for c in tg.calls[calls_before:] if not c.ok]
+    assert not failed, f"{failed}\n{new_log}"
+    assert tg.unanswered_callbacks() == []
+
+
+# --------------------------------------------------------------------------- helpers
+
+def photo_bytes(path, side: int = 160) -> bytes:
+    img = Image.open(path).convert("RGB")
+    img.thumbnail((side, side))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def button(msg: FakeMessage, data_suffix: str, *, stale: bool = False) -> str:
+    """callback_data of the button whose data ends with ``data_suffix`` (versions vary);
+    ``stale``: also search the keyboards the message had before its edits."""
+    keyboards = [msg.raw, *reversed(msg.history)] if stale else [msg.raw]
+    for raw in keyboards:
+        for row in (raw.get("reply_markup") or {}).get("inline_keyboard", []):
+            for b in row:
+                if b.get("callback_data", "").endswith(data_suffix):
+                    return b["callback_data"]
+    raise AssertionError(f"no button ending in {data_suffix!r}: {msg.buttons}")
+
+
+def has_data(prefix: str):
+    return lambda m: any(b.get("callback_data", "").startswith(prefix) for row in m.buttons for b in row)
+
+
+async def choose(user: FakeUser, style: str = "starry_night", method: str = "gatys") -> FakeMessage:
+    """After a content photo: pick ``style`` then ``method``; returns the job's status message."""
+    styles = await user.wait_for(has_data("st:"), timeout=WAIT)
+    answer = await user.click(styles, data=button(styles, ":" + style))
+    assert answer.text in (None, ""), answer
+    return await pick_method(user, method)
+
+
+async def pick_method(user: FakeUser, method: str = "gatys") -> FakeMessage:
+    menu = await user.wait_for(has_data("me:"), timeout=WAIT)
+    await user.click(menu, data=button(menu, ":" + method))
+    return await user.wait_for(lambda m: not m.photo and any("Queued" in v for v in m.versions), timeout=WAIT)
+
+
+async def result_of(user: FakeUser, status: FakeMessage) -> FakeMessage:
+    """Wait for the result photo that follows ``status`` and for the status to say done."""
+    result = await user.wait_for(lambda m: m.photo and m.message_id > status.message_id and m.buttons,
+                                 timeout=JOB_WAIT)
+    await user.wait_for(lambda m: m.message_id == status.message_id and m.text.startswith("✅"),
+                        timeout=WAIT, since=0)
+    return result
+
+
+def db_rows(stylebot, sql: str, *args) -> list[tuple]:
+    with sqlite3.connect(stylebot.database_path) as db:
+        return db.execute(sql, args).fetchall()
+
+
+def result_photos(tg: FakeTelegram, user: FakeUser) -> list[FakeMessage]:
+    return [m for m in user.messages if m.photo and m.buttons]
+
+
+# --------------------------------------------------------------------------- scenarios
+
+async def test_photo_preset_method_progress_result_rating_stats(tg, healthy, tubingen):
+    alice = tg.user(1001, "Alice")
+    await alice.send("/start")
+    start = await alice.wait_for(timeout=WAIT)
+    assert start.text == texts.START
+
+    await alice.send_photo(photo_bytes(tubingen))
+    styles = await alice.wait_for(has_data("st:"), timeout=WAIT)
+    assert styles.text == texts.CHOOSE_STYLE
+    assert any("Starry Night" in t for t in styles.button_texts)
+    assert texts.OWN_STYLE_BUTTON in styles.button_texts and texts.CANCEL_BUTTON in styles.button_texts
+    status = await choose(alice, "starry_night", "gatys")
+    result = await result_of(alice, status)
+
+    # the status message: queued -> starting -> progress bar edits -> done, edited in place
+    versions = status.versions
+    assert versions[0].startswith("⏳ Queued"), versions
+    painting = [i for i, v in enumerate(versions) if v.startswith("🎨 Painting")]
+    assert painting, f"no progress edit: {versions}"
+    assert versions[-1].startswith("✅ Done"), versions
+    assert all(a != b for a, b in zip(versions, versions[1:])), "identical consecutive edits"
+    percents = [int(versions[i].rsplit(" ", 1)[1].rstrip("%")) for i in painting]
+    assert percents == sorted(percents) and all(0 <= p <= 100 for p in percents), versions
+    gaps = [status.times[i] - status.times[j] for i, j in zip(painting[1:], painting)]
+    assert all(gap >= PROGRESS_INTERVAL_S * 0.9 for gap in gaps), f"progress edits too frequent: {gaps}"
+
+    # the result: a photo within MAX_SIDE with an honest caption and the rating/re-run keyboard
+    img = result.photo_image
+    assert max(img.size) <= MAX_SIDE and img.mode == "RGB"
+    assert "The Starry Night" in result.text and "Gatys" in result.text, result.text
+    assert all(str(n) in result.button_texts for n in range(1, 11))
+    for label in (texts.STRONGER_BUTTON, texts.WEAKER_BUTTON, texts.KEEP_COLORS_BUTTON, texts.ANOTHER_STYLE_BUTTON):
+        assert label in result.button_texts
+    assert len(result_photos(tg, alice)) == 1
+    assert not [m for m in alice.messages if m.document], "photo input must not also come back as a file"
+
+    # rating, then changing it: counted once
+    assert (await alice.click(result, "8")).text == texts.RATED.format(score=8)
+    assert (await alice.click(result, "6")).text == texts.RERATED.format(score=6)
+    job_id = int(button(result, ":6").split(":")[1])
+    assert db_rows(healthy, "SELECT score FROM ratings WHERE job_id = ?", job_id) == [(6,)]
+    assert db_rows(healthy, "SELECT status, method, style_name FROM jobs WHERE id = ?", job_id) == [
+        ("done", "gatys", "starry_night")]
+
+    await alice.send("/stats")
+    stats = await alice.wait_for_text(texts.STATS_TITLE, timeout=WAIT)
+    lines = stats.text.splitlines()
+    assert "Gatys: 1 rating, mean 6.0" in lines, stats.text
+    assert "The Starry Night: 1 rating, mean 6.0" in lines, stats.text
+    assert "Your ratings: 1 rating, mean 6.0" in lines, stats.text
+
+
+async def test_image_sent_as_file_comes_back_as_file_too(tg, healthy, eval_photos):
+    carol = tg.user(1003, "Carol")
+    img = Image.open(eval_photos[0]).convert("RGB")
+    img.thumbnail((120, 120))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    await carol.send_document(buf.getvalue(), "holiday.png", "image/png")
+    status = await choose(carol, "the_scream", "gatys")
+    result = await result_of(carol, status)
+    files = [m for m in carol.messages if m.document]
+    assert len(files) == 1 and files[0].document_name.endswith(".png"), carol.transcript()
+    assert Image.open(io.BytesIO(files[0].document_bytes)).size == result.photo_image.size
+    assert "The Scream" in result.text
+
+
+async def test_two_users_at_once_each_get_their_own_result(tg, healthy, eval_photos):
+    dave, erin = tg.user(1004, "Dave"), tg.user(1005, "Erin")
+    await asyncio.gather(dave.send_photo(photo_bytes(eval_photos[1])), erin.send_photo(photo_bytes(eval_photos[2])))
+    status_d, status_e = await asyncio.gather(choose(dave, "great_wave"), choose(erin, "udnie"))
+    result_d, result_e = await asyncio.gather(result_of(dave, status_d), result_of(erin, status_e))
+    assert "Great Wave" in result_d.text and "Udnie" in result_e.text
+    assert len(result_photos(tg, dave)) == 1 and len(result_photos(tg, erin)) == 1
+    # one of them had to wait behind the other and was told its position
+    assert any("position 2" in v for v in status_d.versions + status_e.versions), (
+        status_d.versions, status_e.versions)
+    sent_photos = [c for c in tg.calls_of("sendPhoto") if int(c.params["chat_id"]) in (dave.id, erin.id)]
+    assert len(sent_photos) == 2
+
+
+async def test_rerun_buttons_reuse_the_photo(tg, healthy, tubingen):
+    fay = tg.user(1006, "Fay")
+    await fay.send_photo(photo_bytes(tubingen))
+    first = await result_of(fay, await choose(fay, "mondrian"))
+    assert "strength 1.00" in first.text, first.text
+
+    answer = await fay.click(first, texts.STRONGER_BUTTON)
+    assert answer.text == texts.ALREADY_STRONGEST
+    await fay.click(first, texts.WEAKER_BUTTON)
+    status = await fay.wait_for(lambda m: any("Queued" in v for v in m.versions), timeout=WAIT)
+    weaker = await result_of(fay, status)
+    assert "strength 0.75" in weaker.text and "Cubist" in weaker.text, weaker.text
+
+    await fay.click(weaker, texts.ANOTHER_STYLE_BUTTON)
+    await fay.wait_for(has_data("st:"), timeout=WAIT)
+    another = await result_of(fay, await choose(fay, "woman_with_hat"))
+    assert "Woman with a Hat" in another.text
+    assert len(fay.sent) == 1, "the photo was sent only once"
+    assert len(result_photos(tg, fay)) == 3
+
+
+async def test_album_is_content_plus_style(tg, healthy, eval_photos, shared_data):
+    gus = tg.user(1007, "Gus")
+    style_painting = sorted((shared_data / "train" / "style").glob("*.jpg"))[0]
+    await gus.send_album([photo_bytes(eval_photos[3]), photo_bytes(style_painting)])
+    menu = await gus.wait_for(has_data("me:"), timeout=WAIT)
+    assert texts.OWN_STYLE_NAME in menu.text
+    assert not [m for m in gus.messages if has_data("st:")(m)], "album must not ask for a style"
+    status = await pick_method(gus, "gatys")
+    result = await result_of(gus, status)
+    assert texts.OWN_STYLE_NAME in result.text
+
+
+async def test_double_clicks_get_a_short_notice(tg, healthy, tubingen):
+    hal = tg.user(1008, "Hal")
+    await hal.send_photo(photo_bytes(tubingen))
+    styles = await hal.wait_for(has_data("st:"), timeout=WAIT)
+    data = button(styles, ":shipwreck_of_the_minotaur")
+    first, second = await asyncio.gather(hal.click(styles, data=data), hal.click(styles, data=data))
+    notices = [a.text for a in (first, second) if a.text]
+    assert notices == [texts.STALE_BUTTON], (first, second)
+    assert len([m for m in hal.messages if has_data("me:")(m)]) == 1, hal.transcript()
+
+    menu = await hal.wait_for(has_data("me:"), timeout=WAIT, since=0)
+    data = button(menu, ":gatys")
+    first, second = await asyncio.gather(hal.click(menu, data=data), hal.click(menu, data=data))
+    assert [a.text for a in (first, second) if a.text] == [texts.STALE_BUTTON], (first, second)
+    status = await hal.wait_for(lambda m: any("Queued" in v for v in m.versions), timeout=WAIT, since=0)
+    result = await result_of(hal, status)
+    await hal.wait_quiet(1.0)
+    assert len(result_photos(tg, hal)) == 1, "a double click must not start two jobs"
+    assert db_rows(healthy, "SELECT count(*) FROM jobs WHERE user_id = ?", hal.id) == [(1,)]
+
+    a, b = await asyncio.gather(hal.click(result, "9"), hal.click(result, "9"))
+    assert {a.text, b.text} <= {texts.RATED.format(score=9), texts.RERATED.format(score=9)}
+    assert db_rows(healthy, "SELECT count(*) FROM ratings WHERE user_id = ?", hal.id) == [(1,)]
+    # a button from a keyboard that is long gone
+    stale = await hal.click(styles, data=button(styles, ":udnie", stale=True))
+    assert stale.text == texts.STALE_BUTTON
+
+
+async def test_forget_deletes_everything_about_the_user(tg, healthy, tubingen):
+    ivy = tg.user(1009, "Ivy")
+    await ivy.send_photo(photo_bytes(tubingen))
+    result = await result_of(ivy, await choose(ivy, "starry_night"))
+    await ivy.click(result, "10")
+    user_dir = healthy.workdir / "data" / "users" / str(ivy.id)
+    assert user_dir.is_dir() and any(user_dir.iterdir())
+
+    await ivy.send("/forget")
+    confirm = await ivy.wait_for(lambda m: m.buttons, timeout=WAIT)
+    assert confirm.text == texts.FORGET_CONFIRM
+    await ivy.click(confirm, texts.NO_BUTTON)
+    await ivy.wait_for_text(texts.FORGET_KEPT, timeout=WAIT)
+    assert db_rows(healthy, "SELECT count(*) FROM ratings WHERE user_id = ?", ivy.id) == [(1,)]
+
+    await ivy.send("/forget")
+    confirm = await ivy.wait_for(lambda m: m.buttons, timeout=WAIT)
+    await ivy.click(confirm, texts.YES_BUTTON)
+    await ivy.wait_for_text(texts.FORGOTTEN, timeout=WAIT)
+    for table, column in (("users", "id"), ("sessions", "user_id"), ("jobs", "user_id"), ("ratings", "user_id")):
+        assert db_rows(healthy, f"SELECT count(*) FROM {table} WHERE {column} = ?", ivy.id) == [(0,)], table
+    assert not user_dir.exists() or not any(user_dir.iterdir())
+
+    # the old result's buttons no longer act on anything
+    answer = await ivy.click(result, texts.WEAKER_BUTTON)
+    assert answer.text in (texts.STALE_BUTTON, texts.NO_PHOTO), answer
+    await ivy.send("/stats")
+    stats = await ivy.wait_for(timeout=WAIT)
+    assert "Your ratings: 0 ratings" in stats.text or stats.text == texts.STATS_NONE, stats.text
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+async def test_restart_mid_job_delivers_exactly_one_result(tmp_path, tubingen, how):
+    """Stop the bot (gracefully, or kill it) while a job runs; after a restart the job
+    runs again and exactly one result arrives, in the same status message."""
+    async with FakeTelegram() as tg:
+        async with running_stylebot(tg, tmp_path, **{**SETTINGS, "gatys_steps": 60}) as bot:
+            jo = tg.user(1010, "Jo")
+            await jo.send_photo(photo_bytes(tubingen))
+            status = await choose(jo, "starry_night")
+            await jo.wait_for(lambda m: m.message_id == status.message_id and m.text.startswith("🎨 Painting"),
+                              timeout=JOB_WAIT, since=0)
+            worker_pids = _inference_pids(bot.log())
+            await bot.stop(signal.SIGTERM if how == "sigterm" else signal.SIGKILL)
+            if how == "sigkill":
+                # the orphaned inference process must notice and exit by itself
+                lingering = await _wait_gone(worker_pids, timeout=15.0)
+                assert not lingering, f"inference process(es) {lingering} outlived the killed bot"
+            assert not result_photos(tg, jo)
+            assert db_rows(bot, "SELECT status FROM jobs") == [("running",)]
+
+            await bot.start()
+            result = await result_of(jo, status)
+            await jo.wait_quiet(1.5)
+            assert len(result_photos(tg, jo)) == 1, jo.transcript()
+            assert [c for c in tg.calls_of("sendPhoto") if int(c.params["chat_id"]) == jo.id].__len__() == 1
+            assert db_rows(bot, "SELECT status, attempts FROM jobs") == [("done", 2)]  # ran twice, delivered once
+            assert "The Starry Night" in result.text
+            await jo.send("/start")
+            await jo.wait_for_text(texts.START.split("\n")[0], timeout=WAIT)
+            assert tg.unanswered_callbacks() == []
+
+
+def _inference_pids(log: str) -> list[int]:
+    import re
+
+    return [int(p) for p in re.findall(r"inference process started \(pid (\d+)\)", log)]
+
+
+async def _wait_gone(pids: list[int], timeout: float) -> list[int]:
+    """Wait for ``pids`` to exit; SIGKILL and return those still alive after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        await asyncio.sleep(0.2)
+    lingering = [p for p in pids if _alive(p)]
+    for pid in lingering:
+        os.kill(pid, signal.SIGKILL)
+    return lingering
+
+
+def _alive(pid: int) -> bool:
+    """Running (not exited, not a zombie waiting for its reaper)."""
+    if not os.path.isdir("/proc"):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            running = stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return running and b"spawn_main" in cmdline.read()  # not a recycled pid
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
