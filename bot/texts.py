@@ -68,6 +68,7 @@ SETTINGS_SAVED = "Saved."
 
 STATS_TITLE = "📊 Ratings survey"
 STATS_NONE = "No ratings yet. Rate a result to start the survey!"
+ADMIN_STATUS = "Admin: {queued} queued, running job {running}, inference process {alive} ({restarts} restarts)"
 STATS_LINE = "{name}: {count} rating{s}, mean {mean}"
 
 FORGET_CONFIRM = "Delete everything I store about you (photos, jobs, ratings, settings)? This cannot be undone."

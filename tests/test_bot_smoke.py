@@ -51,7 +51,7 @@ async def running_bot(tg: FakeTelegram, tmp_path, **overrides):
 
 
 async def test_conversation_smoke(tmp_path):
-    async with FakeTelegram() as tg, running_bot(tg, tmp_path):
+    async with FakeTelegram() as tg, running_bot(tg, tmp_path, admin_ids=[1001]):
         assert {c["command"] for c in tg.commands} >= {"start", "help", "styles", "settings", "cancel", "stats", "forget"}
         alice = tg.user(1001, "Alice")
         await alice.send("/start")
@@ -92,7 +92,11 @@ async def test_conversation_smoke(tmp_path):
         assert edited.edits >= 1
 
         await alice.send("/stats")
-        await alice.wait_for_text("no ratings yet")
+        reply = await alice.wait_for_text("no ratings yet")
+        assert "Admin:" in reply.text  # Alice is in ADMIN_IDS
+        bob = tg.user(1002, "Bob")
+        await bob.send("/stats")
+        assert "Admin:" not in (await bob.wait_for_text("no ratings yet")).text
 
         await alice.send("/styles")
         await alice.wait_for(lambda m: m.photo and m.media_group_id)

@@ -94,14 +94,25 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = services(context)
     result = await svc.store.stats(update.effective_user.id)
     if result.overall.count == 0:
-        await update.effective_message.reply_text(texts.STATS_NONE)
+        await update.effective_message.reply_text(texts.STATS_NONE + await _admin_lines(svc, update.effective_user.id))
         return
     lines = [texts.STATS_TITLE, _fmt("All results", result.overall), "", "By method:"]
     lines += [_fmt(texts.METHOD_NAMES.get(m, m), line) for m, line in result.per_method.items()]
     if result.per_preset:
         lines += ["", "By preset:"] + [_fmt(style_title(p), line) for p, line in result.per_preset.items()]
     lines += ["", _fmt("Your ratings", result.own)]
-    await update.effective_message.reply_text("\n".join(lines))
+    await update.effective_message.reply_text("\n".join(lines) + await _admin_lines(svc, update.effective_user.id))
+
+
+async def _admin_lines(svc, user_id: int) -> str:
+    """Operational numbers, only for ADMIN_IDS."""
+    if user_id not in svc.settings.admin_ids:
+        return ""
+    worker = svc.scheduler.worker
+    return "\n\n" + texts.ADMIN_STATUS.format(
+        queued=await svc.store.queued_total(), running=worker.current_job or "none",
+        alive="alive" if worker.is_alive() else "down", restarts=worker.restarts,
+    )
 
 
 async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
