@@ -54,5 +54,5 @@ def setup_logging(level: str = "INFO", token: str | None = None) -> None:
     for handler in root.handlers:
         if not any(isinstance(f, TokenRedactingFilter) for f in handler.filters):
             handler.addFilter(TokenRedactingFilter(token))
-    for noisy in ("httpx", "httpcore"):
+    for noisy in ("httpx", "httpcore", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
