@@ -49,7 +49,7 @@ async def fetch_image(services: Services, message: Message, user_id: int) -> tup
         attachment, as_document = message.document, True
         mime = (message.document.mime_type or "").lower()
         suffix = Path(message.document.file_name or "").suffix.lower()
-        if not mime.startswith("image/") and suffix not in IMAGE_SUFFIXES:
+        if (mime or suffix) and not mime.startswith("image/") and suffix not in IMAGE_SUFFIXES:
             raise InputRejected(texts.NOT_AN_IMAGE)
     else:
         raise InputRejected(texts.OTHER_MEDIA)
