@@ -29,7 +29,8 @@ def pair(tubingen: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return _tensor(tubingen, 64), _tensor(preset_path("starry_night"), 64)
 
 
-def test_loss_falls_and_output_is_an_image(pair):
+@pytest.mark.parametrize("bf16", [False, True])
+def test_loss_falls_and_output_is_an_image(pair, bf16):
     content, style = pair
     losses: list[dict] = []
     steps_seen: list[int] = []
@@ -39,7 +40,7 @@ def test_loss_falls_and_output_is_an_image(pair):
         steps_seen.append(step)
         losses.append(info)
 
-    out = stylize_gatys(content, [style], steps=12, progress=progress)
+    out = stylize_gatys(content, [style], steps=12, progress=progress, bf16=bf16)
     assert out.shape == content.shape and out.dtype == torch.float32
     assert 0 <= out.min() and out.max() <= 1
     assert steps_seen == sorted(steps_seen) and steps_seen[0] == 1 and steps_seen[-1] == 12
