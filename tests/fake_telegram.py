@@ -304,6 +304,7 @@ class Call:
     params: dict[str, Any]
     ok: bool = True
     error: str | None = None
+    injected: bool = False  # failed on purpose (fail_next)
     at: float = dataclasses.field(default_factory=time.monotonic)
 
 
@@ -766,8 +767,9 @@ class FakeTelegram:
     def calls_of(self, method: str, ok: bool | None = None) -> list[Call]:
         return [c for c in self.calls if c.method == method and (ok is None or c.ok == ok)]
 
-    def failed_calls(self) -> list[Call]:
-        return [c for c in self.calls if not c.ok]
+    def failed_calls(self, *, injected: bool = False) -> list[Call]:
+        """Calls that got an error reply (those failed on purpose by fail_next only if ``injected``)."""
+        return [c for c in self.calls if not c.ok and (injected or not c.injected)]
 
     def unanswered_callbacks(self) -> list[str]:
         return [q for q, cb in self.callbacks.items() if not cb.answered]
@@ -930,7 +932,11 @@ class FakeTelegram:
         call.params.update({k: f"<upload {v[0]!r} {len(v[1])} bytes>" for k, v in uploads.items()})
         self.calls.append(call)
         try:
-            self._maybe_injected_error(method)
+            try:
+                self._maybe_injected_error(method)
+            except ApiError:
+                call.injected = True
+                raise
             handler = getattr(self, f"_api_{method.lower()}", None)
             if handler is None:
                 raise bad_request(f"method {method!r} not found")

@@ -59,7 +59,8 @@ async def healthy(tg, stylebot):
     assert stylebot.process.poll() is None, f"stylebot died:\n{stylebot.log()}"
     new_log = stylebot.log(tail=10**9)[log_before:]
     assert "Traceback" not in new_log and "error while handling" not in new_log, new_log
-    failed = [(c.method, c.error) for c in tg.calls[calls_before:] if not c.ok]
+    failed = [(c.method, c.error) for c in tg.calls[calls_before:]
+              if not c.ok and not c.injected and "blocked by the user" not in c.error]
     assert not failed, f"{failed}\n{new_log}"
     assert tg.unanswered_callbacks() == []
 
@@ -99,18 +100,24 @@ async def choose(user: FakeUser, style: str = "starry_night", method: str = "gat
 
 
 async def pick_method(user: FakeUser, method: str = "gatys") -> FakeMessage:
+    """Click ``method`` on the method keyboard ("fast": AdaIN when this checkout has its
+    checkpoint, else Gatys); returns the job's status message."""
     menu = await user.wait_for(has_data("me:"), timeout=WAIT)
+    if method == "fast":
+        adain = any(b["callback_data"].endswith(":adain") for row in menu.buttons for b in row)
+        method = "adain" if adain else "gatys"
     await user.click(menu, data=button(menu, ":" + method))
     return await user.wait_for(lambda m: not m.photo and any("Queued" in v for v in m.versions), timeout=WAIT)
 
 
 async def result_of(user: FakeUser, status: FakeMessage) -> FakeMessage:
-    """Wait for the result photo that follows ``status`` and for the status to say done."""
-    result = await user.wait_for(lambda m: m.photo and m.message_id > status.message_id and m.buttons,
-                                 timeout=JOB_WAIT)
-    await user.wait_for(lambda m: m.message_id == status.message_id and m.text.startswith("✅"),
-                        timeout=WAIT, since=0)
-    return result
+    """Wait for the job behind ``status`` to end (the status message says done) and for
+    the result photo that follows it."""
+    await user.wait_for(lambda m: m.message_id == status.message_id and m.text.startswith(("✅", "❌", "✖")),
+                        timeout=JOB_WAIT, since=0)
+    assert status.text.startswith("✅"), status.versions
+    return await user.wait_for(lambda m: m.photo and m.message_id > status.message_id and m.buttons,
+                               timeout=WAIT, since=0)
 
 
 def db_rows(stylebot, sql: str, *args) -> list[tuple]:
@@ -183,7 +190,7 @@ async def test_image_sent_as_file_comes_back_as_file_too(tg, healthy, eval_photo
     buf = io.BytesIO()
     img.save(buf, "PNG")
     await carol.send_document(buf.getvalue(), "holiday.png", "image/png")
-    status = await choose(carol, "the_scream", "gatys")
+    status = await choose(carol, "the_scream", "fast")
     result = await result_of(carol, status)
     files = [m for m in carol.messages if m.document]
     assert len(files) == 1 and files[0].document_name.endswith(".png"), carol.transcript()
@@ -208,7 +215,7 @@ async def test_two_users_at_once_each_get_their_own_result(tg, healthy, eval_pho
 async def test_rerun_buttons_reuse_the_photo(tg, healthy, tubingen):
     fay = tg.user(1006, "Fay")
     await fay.send_photo(photo_bytes(tubingen))
-    first = await result_of(fay, await choose(fay, "mondrian"))
+    first = await result_of(fay, await choose(fay, "mondrian", "fast"))
     assert "strength 1.00" in first.text, first.text
 
     answer = await fay.click(first, texts.STRONGER_BUTTON)
@@ -220,7 +227,7 @@ async def test_rerun_buttons_reuse_the_photo(tg, healthy, tubingen):
 
     await fay.click(weaker, texts.ANOTHER_STYLE_BUTTON)
     await fay.wait_for(has_data("st:"), timeout=WAIT)
-    another = await result_of(fay, await choose(fay, "woman_with_hat"))
+    another = await result_of(fay, await choose(fay, "woman_with_hat", "fast"))
     assert "Woman with a Hat" in another.text
     assert len(fay.sent) == 1, "the photo was sent only once"
     assert len(result_photos(tg, fay)) == 3
@@ -233,7 +240,7 @@ async def test_album_is_content_plus_style(tg, healthy, eval_photos, shared_data
     menu = await gus.wait_for(has_data("me:"), timeout=WAIT)
     assert texts.OWN_STYLE_NAME in menu.text
     assert not [m for m in gus.messages if has_data("st:")(m)], "album must not ask for a style"
-    status = await pick_method(gus, "gatys")
+    status = await pick_method(gus, "fast")
     result = await result_of(gus, status)
     assert texts.OWN_STYLE_NAME in result.text
 
@@ -269,7 +276,7 @@ async def test_double_clicks_get_a_short_notice(tg, healthy, tubingen):
 async def test_forget_deletes_everything_about_the_user(tg, healthy, tubingen):
     ivy = tg.user(1009, "Ivy")
     await ivy.send_photo(photo_bytes(tubingen))
-    result = await result_of(ivy, await choose(ivy, "starry_night"))
+    result = await result_of(ivy, await choose(ivy, "starry_night", "fast"))
     await ivy.click(result, "10")
     user_dir = healthy.workdir / "data" / "users" / str(ivy.id)
     assert user_dir.is_dir() and any(user_dir.iterdir())
@@ -295,6 +302,42 @@ async def test_forget_deletes_everything_about_the_user(tg, healthy, tubingen):
     await ivy.send("/stats")
     stats = await ivy.wait_for(timeout=WAIT)
     assert "Your ratings: 0 ratings" in stats.text or stats.text == texts.STATS_NONE, stats.text
+
+
+@pytest.mark.xfail(strict=True, reason="bot defect: Delivery.result does not retry sendPhoto after 429/5xx, "
+                                       "the job is marked done and its result is lost")
+async def test_telegram_errors_while_delivering_lose_no_result(tg, healthy, eval_photos):
+    """Flood control (429 retry_after) and a 502 from Telegram while the result is sent:
+    the result still arrives, exactly once."""
+    kai = tg.user(1011, "Kai")
+    await kai.send_photo(photo_bytes(eval_photos[0]))
+    tg.fail_next("sendPhoto", 429, retry_after=1)
+    status = await choose(kai, "udnie", "fast")
+    result = await result_of(kai, status)
+    assert "Udnie" in result.text
+    assert len(result_photos(tg, kai)) == 1
+
+    await kai.click(result, texts.WEAKER_BUTTON)
+    tg.fail_next("sendPhoto", 502, "Bad Gateway")
+    status = await kai.wait_for(lambda m: any("Queued" in v for v in m.versions), timeout=WAIT)
+    await result_of(kai, status)
+    await kai.wait_quiet(1.0)
+    assert len(result_photos(tg, kai)) == 2, kai.transcript()
+
+
+async def test_user_who_blocked_the_bot_does_not_stall_the_queue(tg, healthy, eval_photos):
+    lea, max_ = tg.user(1012, "Lea"), tg.user(1013, "Max")
+    await lea.send_photo(photo_bytes(eval_photos[1]))
+    await choose(lea, "great_wave", "fast")
+    lea.block()  # Telegram now answers 403 to everything the bot sends her
+    await max_.send_photo(photo_bytes(eval_photos[2]))
+    result = await result_of(max_, await choose(max_, "the_scream", "fast"))
+    assert "The Scream" in result.text
+    await max_.send("/start")
+    await max_.wait_for_text(texts.START.split("\n")[0], timeout=WAIT)
+    lea.blocked = False
+    assert db_rows(healthy, "SELECT count(*) FROM jobs WHERE user_id = ? AND status IN ('queued', 'running')",
+                   lea.id) == [(0,)]
 
 
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
