@@ -340,6 +340,28 @@ async def test_user_who_blocked_the_bot_does_not_stall_the_queue(tg, healthy, ev
                    lea.id) == [(0,)]
 
 
+async def test_cancel_a_running_job(tmp_path, tubingen):
+    """/cancel while Gatys runs: the job stops, no result is sent, the bot carries on."""
+    async with FakeTelegram() as tg:
+        async with running_stylebot(tg, tmp_path, **{**SETTINGS, "gatys_steps": 200}) as bot:
+            max_ = tg.user(1014, "Max")
+            await max_.send_photo(photo_bytes(tubingen))
+            status = await choose(max_, "the_scream", "gatys")
+            await max_.wait_for(lambda m: m.message_id == status.message_id and m.text.startswith("🎨 Painting"),
+                                timeout=JOB_WAIT, since=0)
+            await max_.send("/cancel")
+            await max_.wait_for_text(texts.CANCELLED, timeout=WAIT)
+            await max_.wait_for(lambda m: m.message_id == status.message_id and m.text == texts.CANCELLED_STATUS,
+                                timeout=WAIT, since=0)
+            assert db_rows(bot, "SELECT status FROM jobs") == [("cancelled",)]
+            # the inference process is free again: the next job runs at once
+            await max_.send_photo(photo_bytes(tubingen))
+            result = await result_of(max_, await choose(max_, "udnie", "fast"))
+            assert "Udnie" in result.text and len(result_photos(tg, max_)) == 1
+            assert not [c for c in tg.failed_calls() if c.method != "getUpdates"]
+            assert tg.unanswered_callbacks() == []
+
+
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
 async def test_restart_mid_job_delivers_exactly_one_result(tmp_path, tubingen, how):
     """Stop the bot (gracefully, or kill it) while a job runs; after a restart the job
