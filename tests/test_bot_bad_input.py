@@ -208,3 +208,19 @@ async def test_many_bad_inputs_at_once_from_several_users(tg, healthy):
         await u.wait_for(lambda m: m.text == texts.VOICE, timeout=WAIT)
         await u.wait_for(lambda m: m.text == texts.STICKER, timeout=WAIT, since=0)
         assert len(u.messages) == 2, u.transcript()
+
+
+FORGED = ["x", "zz:1:2", "rt:1:99", "rt:notanint:1", "rt:424242:5", "rr:424242:stronger", "rr:1:explode",
+          "st:abc:starry_night", "st:999:../../etc/passwd", "me:0:gatys", "cx:77", "cfg:a:nan", "cfg:a:inf",
+          "cfg:a:-1", "cfg:m:evil", "cfg:q:1", "fg:maybe", "é" * 32]
+
+
+async def test_forged_or_garbage_button_data_is_answered(tg, healthy):
+    """Old clients, other bots' keyboards, tampering: every press is answered, nothing crashes."""
+    user = tg.user(2300, "Eve")
+    await user.send("/settings")
+    panel = await user.wait_for(lambda m: m.buttons, timeout=WAIT)
+    for data in FORGED:
+        answer = await user.click(panel, data=data, timeout=WAIT)
+        assert answer.text is None or len(answer.text) <= 200, (data, answer)
+    await still_answers(user)
