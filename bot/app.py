@@ -7,7 +7,7 @@ import logging
 
 from telegram import BotCommand
 from telegram.error import TelegramError
-from telegram.ext import Application
+from telegram.ext import AIORateLimiter, Application
 
 from . import texts
 from .config import Settings
@@ -23,18 +23,30 @@ log = logging.getLogger(__name__)
 
 def build_application(settings: Settings) -> Application:
     """The PTB application with all handlers; services start in :func:`start_services`."""
-    app = (
+    builder = (
         Application.builder()
         .token(settings.token)
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_file_url)
         .connect_timeout(10).read_timeout(15).write_timeout(30).media_write_timeout(60)
         .get_updates_read_timeout(40)
-        .build()
     )
+    if settings.rate_limit:
+        builder = builder.rate_limiter(rate_limiter(settings))
+    app = builder.build()
     app.bot_data[KEY] = Services(settings=settings)
     register(app)
     return app
+
+
+def rate_limiter(settings: Settings) -> AIORateLimiter:
+    """PTB's AIORateLimiter for a bot that talks in private chats: at most
+    RATE_LIMIT_PER_S calls with a chat_id per second overall (Telegram allows about
+    30), 20 per minute in a group chat (Telegram's group limit), and a call answered
+    with 429 RetryAfter is retried RATE_LIMIT_RETRIES times after the wait Telegram
+    asks for (instead of failing the handler).  getUpdates is never throttled."""
+    return AIORateLimiter(overall_max_rate=settings.rate_limit_per_s, overall_time_period=1,
+                          group_max_rate=20, group_time_period=60, max_retries=settings.rate_limit_retries)
 
 
 async def start_services(app: Application) -> None:

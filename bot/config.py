@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     max_download_mb: float = Field(20, gt=0, description="largest file accepted (Bot API getFile limit: 20 MB)")
     album_wait_s: float = Field(1.0, ge=0, description="how long to collect the photos of an album")
     progress_interval_s: float = Field(3.0, ge=0, description="least time between two progress edits")
+    rate_limit: bool = Field(True, description="throttle Bot API calls (PTB AIORateLimiter) and retry on 429")
+    rate_limit_per_s: float = Field(25, gt=0, description="Bot API calls per second to chats, all chats together")
+    rate_limit_retries: int = Field(3, ge=0, description="retries of a call Telegram answered with 429 RetryAfter")
 
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None

@@ -123,6 +123,27 @@ async def ask_method(services: Services, message: Message, session: UserSession)
     )
 
 
+async def limit_error(services: Services, user_id: int) -> str | None:
+    """The polite refusal when a new job would break a limit, else None: a user has
+    at most MAX_QUEUED_PER_USER jobs waiting (plus the one running), and nobody gets a
+    new job while MAX_QUEUE jobs are waiting overall."""
+    settings, store = services.settings, services.store
+    _, queued = await store.user_job_counts(user_id)
+    if queued >= settings.max_queued_per_user:
+        return texts.USER_LIMIT.format(count=queued)
+    total_queued = await store.queued_total()
+    if total_queued >= settings.max_queue:
+        return texts.BUSY.format(queued=total_queued)
+    return None
+
+
+def _copy_inputs(folder: Path, content_src: str, content: Path, style_src: str | None, style: str | None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(content_src, content)
+    if style is not None and style_src is not None:
+        shutil.copyfile(style_src, style)
+
+
 async def submit_job(services: Services, chat_id: int, user_id: int, session: UserSession, method: str,
                      *, alpha: float | None = None, preserve_color: bool | None = None,
                      style_name: str | None = None, style_path: str | None = None,
@@ -138,21 +159,14 @@ async def submit_job(services: Services, chat_id: int, user_id: int, session: Us
         return texts.NO_PHOTO
     if style_name is None or (style_name == "own" and not (style_path and Path(style_path).is_file())):
         return texts.NO_PHOTO
-    running, queued = await store.user_job_counts(user_id)
-    if queued >= settings.max_queued_per_user:
-        return texts.USER_LIMIT.format(count=queued)
-    total_queued = await store.queued_total()
-    if total_queued >= settings.max_queue:
-        return texts.BUSY.format(queued=total_queued)
+    error = await limit_error(services, user_id)
+    if error:
+        return error
 
     folder = settings.jobs_dir / uuid.uuid4().hex
-    folder.mkdir(parents=True, exist_ok=True)
     content = folder / "content.png"
-    shutil.copyfile(session.content_path, content)
-    job_style_path = None
-    if style_name == "own":
-        job_style_path = str(folder / "style.png")
-        shutil.copyfile(style_path, job_style_path)
+    job_style_path = str(folder / "style.png") if style_name == "own" else None
+    await asyncio.to_thread(_copy_inputs, folder, session.content_path, content, style_path, job_style_path)
     options = {
         "alpha": session.alpha if alpha is None else alpha,
         "preserve_color": session.preserve_color if preserve_color is None else preserve_color,

@@ -51,8 +51,10 @@ ALREADY_STRONGEST = "Already at full strength. Try another style or Best quality
 ALREADY_WEAKEST = "Already at the weakest setting."
 COLORS_ALREADY = "Your colours are already kept for this one."
 
-BUSY = "I'm very busy right now ({queued} pictures waiting). Please try again in a few minutes."
-USER_LIMIT = "You already have {count} pictures waiting. Please wait for them (or /cancel) first."
+BUSY = ("I'm very busy right now ({queued} pictures waiting). I kept your photos: "
+        "please tap the button again in a few minutes.")
+USER_LIMIT = ("You already have {count} pictures waiting. I kept your photos: tap the button again "
+              "when one of them is done (or /cancel them).")
 
 STALE_BUTTON = "This button is out of date."
 ALREADY_DONE = "Already done."

@@ -11,7 +11,7 @@ from styletransfer.presets import is_preset
 
 from .. import keyboards, texts
 from ..context import Services, services
-from ..conversation import ask_method, submit_job
+from ..conversation import ask_method, limit_error, submit_job
 from ..keyboards import ALPHAS
 from .commands import settings_view
 
@@ -28,6 +28,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     handler = HANDLERS.get(kind)
     notice = texts.STALE_BUTTON if handler is None else await handler(svc, update, session, rest)
     await query.answer(notice)
+    # (if a handler raises, the global error handler answers the query with texts.ERROR)
 
 
 async def _drop_keyboard(update: Update) -> None:
@@ -68,6 +69,11 @@ async def method(svc: Services, update: Update, session, rest: str) -> str | Non
 
     if name not in offered_methods(svc, session.style_name or "own", session):
         return texts.METHOD_UNAVAILABLE
+    # a full queue keeps the keyboard and the photos: the user can tap again later
+    refusal = await limit_error(svc, session.user_id)
+    if refusal:
+        await update.callback_query.message.reply_text(refusal)
+        return None
     # move on first, so a double click finds the state changed
     session = await svc.store.update_session(session.user_id, state="idle")
     await _drop_keyboard(update)

@@ -1,0 +1,168 @@
+"""Queue limits and Bot API rate limiting of the real stylebot application against
+the fake Telegram server (real PTB, real SQLite file, real inference process).
+
+- MAX_QUEUED_PER_USER: a user with that many jobs waiting gets a polite refusal, keeps
+  the method keyboard and the photos, and can tap again once a job is done.
+- MAX_QUEUE: with that many jobs waiting overall, a new user is told the bot is busy,
+  with the same "tap again later".
+- No job is lost or duplicated: every accepted job ends exactly once (one result photo
+  per done job), refused requests create no job, job folders are removed.
+- AIORateLimiter: a call answered with 429 RetryAfter is retried, so the user still
+  gets the reply (and without the limiter the handler fails instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import sqlite3
+
+from PIL import Image
+
+from bot import texts
+from bot.__main__ import serve
+from bot.config import Settings
+from tests.fake_telegram import FakeMessage, FakeTelegram, FakeUser
+
+JOB_WAIT = 150.0  # s: the first job starts the inference process (torch import, VGG-19 load)
+
+
+def _photo(color=(200, 40, 40)) -> bytes:
+    buffer = io.BytesIO()
+    image = Image.new("RGB", (64, 48), color)
+    for x in range(0, 64, 8):
+        for y in range(0, 48, 8):
+            if (x + y) // 8 % 2:
+                image.putpixel((x, y), (20, 20, 220))
+    image.save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+@contextlib.asynccontextmanager
+async def running_bot(tg: FakeTelegram, tmp_path, **overrides):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    values = dict(
+        telegram_bot_token=tg.token, telegram_base_url=tg.base_url, telegram_base_file_url=tg.base_file_url,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/bot.db", data_dir=tmp_path / "data", max_side=64,
+        gatys_steps=3, port=0, album_wait_s=0.3, progress_interval_s=0.5, device="cpu",
+    )
+    values.update(overrides)
+    settings = Settings(**values)
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop))
+    try:
+        for _ in range(400):
+            if tg.commands or task.done():
+                break
+            await asyncio.sleep(0.05)
+        if task.done():
+            task.result()
+        yield settings
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+
+
+def _jobs(tmp_path) -> list[tuple[int, int, str]]:
+    """(id, user_id, status) of every job in the bot's SQLite file."""
+    with contextlib.closing(sqlite3.connect(tmp_path / "bot.db")) as db:
+        return db.execute("SELECT id, user_id, status FROM jobs ORDER BY id").fetchall()
+
+
+async def _ask(user: FakeUser, method: str, color=(200, 40, 40)) -> FakeMessage:
+    """Photo -> first preset -> the method keyboard; presses ``method`` (a label fragment)
+    and returns the keyboard message."""
+    await user.send_photo(_photo(color))
+    styles = await user.wait_for(lambda m: m.buttons and "Pick a style" in m.text, timeout=30)
+    await user.click(styles, styles.button_texts[0])
+    methods = await user.wait_for(lambda m: m.buttons and any(method in t for t in m.button_texts), timeout=30)
+    label = next(t for t in methods.button_texts if method in t)
+    answer = await user.click(methods, label)
+    assert answer.text is None  # the reply comes as a message, not a toast
+    return methods
+
+
+async def test_user_limit_and_global_cap_lose_nothing(tmp_path):
+    async with FakeTelegram() as tg, running_bot(tg, tmp_path, gatys_steps=5000, max_queued_per_user=2,
+                                                 max_queue=3):
+        eve, alice, bob, carol = (tg.user(2001, "Eve"), tg.user(2002, "Alice"), tg.user(2003, "Bob"),
+                                  tg.user(2004, "Carol"))
+        # Eve's long Gatys job keeps the inference process busy
+        await _ask(eve, "Gatys")
+        await eve.wait_for(lambda m: "Starting" in m.text or "Painting" in m.text, timeout=JOB_WAIT)
+
+        # Alice may queue MAX_QUEUED_PER_USER = 2 jobs ...
+        for _ in range(2):
+            await _ask(alice, "Fast")
+            await alice.wait_for_text("Queued: position", timeout=30)
+        # ... the third is refused politely; the keyboard and the photos stay
+        alice_menu = await _ask(alice, "Fast")
+        refusal = await alice.wait_for_text("pictures waiting", timeout=30)
+        assert refusal.text == texts.USER_LIMIT.format(count=2)
+        assert alice_menu.buttons, "the method keyboard must stay for a later tap"
+
+        # Bob's job fills the global queue (MAX_QUEUE = 3 waiting) ...
+        await _ask(bob, "Fast")
+        await bob.wait_for_text("Queued: position", timeout=30)
+        # ... so Carol hears that the bot is busy
+        carol_menu = await _ask(carol, "Fast")
+        busy = await carol.wait_for_text("very busy", timeout=30)
+        assert busy.text == texts.BUSY.format(queued=3)
+        assert carol_menu.buttons
+
+        statuses = {}
+        for job_id, user_id, status in _jobs(tmp_path):
+            statuses.setdefault(user_id, []).append(status)
+        assert statuses == {eve.id: ["running"], alice.id: ["queued", "queued"], bob.id: ["queued"]}
+
+        # Eve gives up: the queue moves, Alice's and Bob's jobs are painted
+        await eve.send("/cancel")
+        await eve.wait_for(lambda m: m.text == texts.CANCELLED_STATUS, timeout=60, since=0)
+        await tg.wait_until(lambda: len([m for m in alice.messages if m.photo]) == 2, JOB_WAIT, "Alice's results")
+        await tg.wait_until(lambda: [m for m in bob.messages if m.photo], JOB_WAIT, "Bob's result")
+
+        # the refused requests work on a second tap of the same keyboard, without re-sending photos
+        for user, menu in ((alice, alice_menu), (carol, carol_menu)):
+            await user.click(menu, next(t for t in menu.button_texts if "Fast" in t))
+            await user.wait_for_text("Queued: position", timeout=30)
+        await tg.wait_until(lambda: len([m for m in alice.messages if m.photo]) == 3, JOB_WAIT, "Alice's 3rd result")
+        await tg.wait_until(lambda: [m for m in carol.messages if m.photo], JOB_WAIT, "Carol's result")
+        for user in (eve, alice, bob, carol):
+            await user.wait_quiet(1.0)
+
+        jobs = _jobs(tmp_path)
+        by_user: dict[int, list[str]] = {}
+        for _, user_id, status in jobs:
+            by_user.setdefault(user_id, []).append(status)
+        assert by_user == {eve.id: ["cancelled"], alice.id: ["done"] * 3, bob.id: ["done"], carol.id: ["done"]}
+        # exactly one result photo per done job, none for the cancelled one
+        results = {u.id: len([m for m in u.messages if m.photo]) for u in (eve, alice, bob, carol)}
+        assert results == {eve.id: 0, alice.id: 3, bob.id: 1, carol.id: 1}
+        # every status message ended in exactly one final state
+        finals = [m for u in (eve, alice, bob, carol) for m in u.messages
+                  if m.text.startswith(("✅", "✖", "❌"))]
+        assert sorted(m.text[0] for m in finals) == sorted("✖" + "✅" * 5)
+        assert not list((tmp_path / "data" / "jobs").iterdir())  # job folders removed
+        assert tg.unanswered_callbacks() == []
+        assert not [c for c in tg.failed_calls() if c.method != "getUpdates"]
+
+
+async def test_rate_limiter_retries_after_429(tmp_path):
+    async with FakeTelegram() as tg:
+        async with running_bot(tg, tmp_path / "limited", rate_limit_retries=2):
+            alice = tg.user(2101, "Alice")
+            tg.fail_next("sendMessage", 429, retry_after=1)
+            await alice.send("/start")
+            reply = await alice.wait_for_text("photo", timeout=20)
+            assert reply.text == texts.START
+            failed = tg.failed_calls(injected=True)
+            assert [(c.method, c.injected) for c in failed] == [("sendMessage", True)]
+
+        # without the limiter the same 429 fails the handler: the user only hears the apology
+        async with running_bot(tg, tmp_path / "unlimited", rate_limit=False):
+            bob = tg.user(2102, "Bob")
+            tg.fail_next("sendMessage", 429, retry_after=1)
+            await bob.send("/start")
+            await bob.wait_for_text("went wrong", timeout=20)
+            assert not [m for m in bob.messages if m.text == texts.START]
