@@ -362,6 +362,45 @@ async def test_cancel_a_running_job(tmp_path, tubingen):
             assert tg.unanswered_callbacks() == []
 
 
+async def test_per_user_limit_and_busy_queue(tmp_path, tubingen):
+    """MAX_QUEUED_PER_USER and MAX_QUEUE: polite refusals, and nothing else breaks."""
+    async with FakeTelegram() as tg:
+        async with running_stylebot(tg, tmp_path, **{**SETTINGS, "gatys_steps": 400, "max_queued_per_user": 1,
+                                                     "max_queue": 2}) as bot:
+            ann, ben, cat = tg.user(1015, "Ann"), tg.user(1016, "Ben"), tg.user(1017, "Cat")
+            statuses = []
+            for _ in range(2):  # one running, one queued
+                await ann.send_photo(photo_bytes(tubingen))
+                statuses.append(await choose(ann, "udnie", "gatys"))
+            await ann.send_photo(photo_bytes(tubingen))
+            styles = await ann.wait_for(has_data("st:"), timeout=WAIT)
+            await ann.click(styles, data=button(styles, ":udnie"))
+            menu = await ann.wait_for(has_data("me:"), timeout=WAIT)
+            await ann.click(menu, data=button(menu, ":gatys"))
+            await ann.wait_for_text(texts.USER_LIMIT.format(count=1), timeout=WAIT)
+
+            await ben.send_photo(photo_bytes(tubingen))
+            await choose(ben, "udnie", "gatys")  # the queue now holds 2 waiting jobs
+            await cat.send_photo(photo_bytes(tubingen))
+            styles = await cat.wait_for(has_data("st:"), timeout=WAIT)
+            await cat.click(styles, data=button(styles, ":udnie"))
+            menu = await cat.wait_for(has_data("me:"), timeout=WAIT)
+            await cat.click(menu, data=button(menu, ":gatys"))
+            await cat.wait_for_text(texts.BUSY.format(queued=2), timeout=WAIT)
+
+            assert db_rows(bot, "SELECT user_id, status FROM jobs ORDER BY id") == [
+                (ann.id, "running"), (ann.id, "queued"), (ben.id, "queued")]
+            for user in (ann, ben):
+                await user.send("/cancel")
+                await user.wait_for_text(texts.CANCELLED, timeout=WAIT)
+            for status in statuses:  # the running job stops too
+                await ann.wait_for(lambda m: m.message_id == status.message_id and m.text == texts.CANCELLED_STATUS,
+                                   timeout=JOB_WAIT, since=0)
+            assert sorted(db_rows(bot, "SELECT status FROM jobs")) == [("cancelled",)] * 3
+            assert not [c for c in tg.failed_calls() if c.method != "getUpdates"]
+            assert tg.unanswered_callbacks() == []
+
+
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
 async def test_restart_mid_job_delivers_exactly_one_result(tmp_path, tubingen, how):
     """Stop the bot (gracefully, or kill it) while a job runs; after a restart the job
