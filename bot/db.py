@@ -200,11 +200,15 @@ class Store:
             options = await db.scalars(select(Job.options).where(Job.user_id == job.user_id, Job.id > job_id))
             return any((o or {}).get("rerun_of") == job_id and (o or {}).get("action") == action for o in options)
 
-    async def mark_running(self, job_id: int) -> None:
+    async def mark_running(self, job_id: int) -> bool:
+        """Move a queued job to ``running``; False when it is no longer queued (e.g.
+        cancelled after the scheduler picked it), so it must not run."""
         async with self.sessions.begin() as db:
-            job = await db.get(Job, job_id)
-            if job is not None:
-                job.status, job.started_at, job.attempts = "running", utcnow(), (job.attempts or 0) + 1
+            result = await db.execute(
+                update(Job).where(Job.id == job_id, Job.status == "queued")
+                .values(status="running", started_at=utcnow(), attempts=func.coalesce(Job.attempts, 0) + 1)
+            )
+            return result.rowcount == 1
 
     async def finish_job(self, job_id: int, status: str, *, seconds: float | None = None, error: str | None = None) -> bool:
         """Move an unfinished job to a final status; False when it had already finished

@@ -4,6 +4,7 @@ buttons, failures."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -78,11 +79,11 @@ class Delivery:
             colors=texts.KEEP_COLORS_SUFFIX if options.get("preserve_color") else "",
         )
         await self.edit_status(job, texts.DONE_STATUS.format(seconds=done.seconds), force=True)
-        path = Path(done.output_path)
+        data = await asyncio.to_thread(Path(done.output_path).read_bytes)
         if job.as_document:
-            await self.bot.send_document(job.chat_id, document=path.read_bytes(), filename=f"stylebot-{job.id}.png",
+            await self.bot.send_document(job.chat_id, document=data, filename=f"stylebot-{job.id}.png",
                                          caption=caption)
-        message = await self.bot.send_photo(job.chat_id, photo=path.read_bytes(), caption=caption,
+        message = await self.bot.send_photo(job.chat_id, photo=data, caption=caption,
                                             reply_markup=keyboards.result(job.id))
         self.forget_job(job.id)
         return message.message_id

@@ -32,6 +32,7 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._progress_tasks: dict[int, asyncio.Task] = {}
+        self._finishing: asyncio.Task | None = None
         self.gatys_history: list[tuple[float, dict]] = []  # (seconds, options) of recent Gatys jobs
 
     def start(self) -> None:
@@ -40,9 +41,10 @@ class Scheduler:
     def wake(self) -> None:
         self._wake.set()
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 60.0) -> None:
         """Stop taking jobs; a running job stays ``running`` in the DB and is re-queued
-        at the next start."""
+        at the next start.  A job whose outcome is being delivered is waited for (up to
+        ``timeout`` s)."""
         if self._task is not None:
             self._task.cancel()
             try:
@@ -50,6 +52,11 @@ class Scheduler:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        if self._finishing is not None and not self._finishing.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._finishing), timeout)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - logged by the task itself
+                log.warning("gave up waiting for the delivery of a finished job")
         for task in self._progress_tasks.values():
             task.cancel()
 
@@ -81,7 +88,8 @@ class Scheduler:
         )
 
     async def run_job(self, job: Job) -> None:
-        await self.store.mark_running(job.id)
+        if not await self.store.mark_running(job.id):
+            return  # cancelled (or forgotten) after it was picked: it must not run
         job.status = "running"
         await self._safe(self.delivery.started(job))
         await self.announce_positions()
@@ -89,6 +97,12 @@ class Scheduler:
         pending = self._progress_tasks.pop(job.id, None)
         if pending is not None:
             pending.cancel()
+        # recording and delivering the outcome is not interrupted by a shutdown (stop()
+        # waits for it): a job marked done has always had its result sent
+        self._finishing = asyncio.create_task(self._finish(job, outcome))
+        await asyncio.shield(self._finishing)
+
+    async def _finish(self, job: Job, outcome: object) -> None:
         if isinstance(outcome, Done):
             if job.method == "gatys":
                 self.gatys_history.insert(0, (outcome.seconds, dict(job.options or {})))
@@ -97,8 +111,9 @@ class Scheduler:
                 try:
                     message_id = await self.delivery.result(job, outcome)
                     await self.store.update_job(job.id, result_message_id=message_id)
-                except TelegramError as exc:
+                except (TelegramError, OSError) as exc:
                     log.error("could not deliver the result of job %s: %s", job.id, exc)
+                    await self._safe(self.delivery.failed(job, texts.SEND_FAILED))
         elif isinstance(outcome, Cancelled):
             await self.store.finish_job(job.id, "cancelled")
             await self._safe(self.delivery.cancelled(job))

@@ -41,6 +41,7 @@ DONE_STATUS = "✅ Done in {seconds:.0f} s."
 FAILED_STATUS = "❌ Sorry, that did not work: {reason}"
 INTERNAL_FAILURE = "something went wrong on my side"
 WORKER_DIED = "the painting process crashed; please try again"
+SEND_FAILED = "I painted it but could not send it to you; please send the photo again"
 CANCELLED_STATUS = "✖ Cancelled."
 RESULT_CAPTION = "{style} · {method} · strength {alpha:.2f}{colors} · {seconds:.0f} s"
 KEEP_COLORS_SUFFIX = " · your colours"
@@ -57,7 +58,7 @@ USER_LIMIT = ("You already have {count} pictures waiting. I kept your photos: ta
               "when one of them is done (or /cancel them).")
 
 STALE_BUTTON = "This button is out of date."
-ALREADY_DONE = "Already done."
+ALREADY_DONE = "I already made (or am making) that version; see the messages below."
 NO_PHOTO = "I no longer have that photo. Please send it again."
 METHOD_UNAVAILABLE = "That method is not available for this style."
 

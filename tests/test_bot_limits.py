@@ -8,7 +8,9 @@ the fake Telegram server (real PTB, real SQLite file, real inference process).
 - No job is lost or duplicated: every accepted job ends exactly once (one result photo
   per done job), refused requests create no job, job folders are removed.
 - AIORateLimiter: a call answered with 429 RetryAfter is retried, so the user still
-  gets the reply (and without the limiter the handler fails instead).
+  gets the reply or the result photo (and without the limiter the handler fails instead);
+  a result that cannot be sent at all is reported to the user, not dropped silently.
+- A job cancelled after the scheduler picked it from the queue never runs.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from PIL import Image
 from bot import texts
 from bot.__main__ import serve
 from bot.config import Settings
+from bot.db import Store, migrate
+from bot.jobs import InferenceWorker
+from bot.scheduler import Scheduler
 from tests.fake_telegram import FakeMessage, FakeTelegram, FakeUser
 
 JOB_WAIT = 150.0  # s: the first job starts the inference process (torch import, VGG-19 load)
@@ -159,6 +164,18 @@ async def test_rate_limiter_retries_after_429(tmp_path):
             failed = tg.failed_calls(injected=True)
             assert [(c.method, c.injected) for c in failed] == [("sendMessage", True)]
 
+            # a result photo answered with 429 is sent again after the wait
+            tg.fail_next("sendPhoto", 429, retry_after=1)
+            await _ask(alice, "Fast")
+            result = await alice.wait_for(lambda m: m.photo and m.buttons, timeout=JOB_WAIT)
+            assert len([m for m in alice.messages if m.photo]) == 1
+            # a result that cannot be sent at all is reported, not dropped silently
+            tg.fail_next("sendPhoto", 400, "Bad Request: wrong file identifier/HTTP URL specified")
+            await alice.click(result, texts.WEAKER_BUTTON)
+            await alice.wait_for_text("could not send it", timeout=JOB_WAIT)
+            assert len([m for m in alice.messages if m.photo]) == 1
+            assert tg.unanswered_callbacks() == []
+
         # without the limiter the same 429 fails the handler: the user only hears the apology
         async with running_bot(tg, tmp_path / "unlimited", rate_limit=False):
             bob = tg.user(2102, "Bob")
@@ -166,3 +183,25 @@ async def test_rate_limiter_retries_after_429(tmp_path):
             await bob.send("/start")
             await bob.wait_for_text("went wrong", timeout=20)
             assert not [m for m in bob.messages if m.text == texts.START]
+
+
+async def test_job_cancelled_after_pick_never_runs(tmp_path):
+    """/cancel can land between the scheduler reading the next queued job and starting
+    it: the job stays cancelled and is not run (no result after "Cancelled")."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/bot.db"
+    await migrate(url)
+    store = Store(url)
+    try:
+        await store.get_session(7, 7, "Dana")
+        await store.create_job(user_id=7, chat_id=7, content_path=str(tmp_path / "c.png"),
+                               style_name="starry_night", method="adain")
+        picked = await store.next_queued()
+        assert await store.finish_job(picked.id, "cancelled")  # what /cancel does meanwhile
+        settings = Settings(telegram_bot_token="1:x", database_url=url, data_dir=tmp_path / "data")
+        worker = InferenceWorker()  # never started: run_job must not reach it
+        await Scheduler(store, worker, None, settings).run_job(picked)
+        assert worker.pid is None
+        assert (await store.get_job(picked.id)).status == "cancelled"
+        assert not await store.mark_running(picked.id)
+    finally:
+        await store.close()

@@ -4,7 +4,7 @@ or repeated presses get a short notice instead of an action."""
 from __future__ import annotations
 
 from telegram import Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from styletransfer.presets import is_preset
@@ -32,9 +32,11 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _drop_keyboard(update: Update) -> None:
+    """Remove a used keyboard; cosmetic, so a failure (message too old, network) is
+    ignored rather than aborting the step (stale presses are caught by the version)."""
     try:
         await update.callback_query.edit_message_reply_markup(reply_markup=None)
-    except BadRequest:
+    except TelegramError:
         pass
 
 
