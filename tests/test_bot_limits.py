@@ -75,14 +75,18 @@ def _jobs(tmp_path) -> list[tuple[int, int, str]]:
         return db.execute("SELECT id, user_id, status FROM jobs ORDER BY id").fetchall()
 
 
-async def _ask(user: FakeUser, method: str, color=(200, 40, 40)) -> FakeMessage:
-    """Photo -> first preset -> the method keyboard; presses ``method`` (a label fragment)
-    and returns the keyboard message."""
+async def _menu(user: FakeUser, method: str, color=(200, 40, 40)) -> tuple[FakeMessage, str]:
+    """Photo -> first preset -> the method keyboard and the label of ``method`` on it."""
     await user.send_photo(_photo(color))
     styles = await user.wait_for(lambda m: m.buttons and "Pick a style" in m.text, timeout=30)
     await user.click(styles, styles.button_texts[0])
     methods = await user.wait_for(lambda m: m.buttons and any(method in t for t in m.button_texts), timeout=30)
-    label = next(t for t in methods.button_texts if method in t)
+    return methods, next(t for t in methods.button_texts if method in t)
+
+
+async def _ask(user: FakeUser, method: str, color=(200, 40, 40)) -> FakeMessage:
+    """Photo -> first preset -> presses ``method`` (a label fragment); returns the keyboard message."""
+    methods, label = await _menu(user, method, color)
     answer = await user.click(methods, label)
     assert answer.text is None  # the reply comes as a message, not a toast
     return methods
@@ -174,6 +178,17 @@ async def test_rate_limiter_retries_after_429(tmp_path):
             await alice.click(result, texts.WEAKER_BUTTON)
             await alice.wait_for_text("could not send it", timeout=JOB_WAIT)
             assert len([m for m in alice.messages if m.photo]) == 1
+
+            # a step that fails (status message refused with 502) queues nothing and keeps
+            # the method keyboard, so a second tap works
+            methods, label = await _menu(alice, "Fast")
+            tg.fail_next("sendMessage", 502)
+            answer = await alice.click(methods, label)
+            assert answer.text == texts.ERROR
+            assert methods.buttons
+            assert [status for _, _, status in _jobs(tmp_path / "limited")] == ["done", "done"]
+            await alice.click(methods, label)
+            await tg.wait_until(lambda: len([m for m in alice.messages if m.photo]) == 2, JOB_WAIT, "the result")
             assert tg.unanswered_callbacks() == []
 
         # without the limiter the same 429 fails the handler: the user only hears the apology

@@ -77,9 +77,14 @@ async def method(svc: Services, update: Update, session, rest: str) -> str | Non
         await update.callback_query.message.reply_text(refusal)
         return None
     # move on first, so a double click finds the state changed
-    session = await svc.store.update_session(session.user_id, state="idle")
+    session = await svc.store.update_session(session.user_id, state="idle", bump=False)
+    try:
+        error = await submit_job(svc, update.effective_chat.id, session.user_id, session, name)
+    except Exception:
+        # nothing was queued: keep the keyboard usable so a second tap can retry
+        await svc.store.update_session(session.user_id, state="awaiting_method", bump=False)
+        raise
     await _drop_keyboard(update)
-    error = await submit_job(svc, update.effective_chat.id, session.user_id, session, name)
     if error:
         await update.callback_query.message.reply_text(error)
     return None
