@@ -189,6 +189,14 @@ async def test_rate_limiter_retries_after_429(tmp_path):
             assert [status for _, _, status in _jobs(tmp_path / "limited")] == ["done", "done"]
             await alice.click(methods, label)
             await tg.wait_until(lambda: len([m for m in alice.messages if m.photo]) == 2, JOB_WAIT, "the result")
+
+            # an album whose style photo is unusable keeps no stray copy of its content photo
+            await alice.send_album([_photo(), Image.new("RGB", (8, 8), (9, 9, 9))])
+            await alice.wait_for_text("too small", timeout=30)
+            with contextlib.closing(sqlite3.connect(tmp_path / "limited" / "bot.db")) as db:
+                kept = {row[0] for row in db.execute("SELECT content_path FROM sessions") if row[0]}
+            stored = {str(path) for path in (tmp_path / "limited" / "data" / "users").rglob("*") if path.is_file()}
+            assert stored == kept
             assert tg.unanswered_callbacks() == []
 
         # without the limiter the same 429 fails the handler: the user only hears the apology

@@ -61,10 +61,13 @@ async def _finish_album(svc: Services, group_id: str, user_id: int) -> None:
     first = messages[0]
     if len(messages) > 2:
         await first.reply_text(texts.ALBUM_TOO_BIG)
+    content = None
     try:
         content, as_document = await fetch_image(svc, first, user_id)
         style, _ = await fetch_image(svc, messages[1], user_id)
     except InputRejected as exc:
+        if content is not None:  # the content image alone is no use: don't keep it
+            remove_file(str(content))
         await first.reply_text(str(exc))
         return
     await set_content(svc, user_id, content, as_document)
