@@ -304,25 +304,30 @@ async def test_forget_deletes_everything_about_the_user(tg, healthy, tubingen):
     assert "Your ratings: 0 ratings" in stats.text or stats.text == texts.STATS_NONE, stats.text
 
 
-@pytest.mark.xfail(strict=True, reason="bot defect: Delivery.result does not retry sendPhoto after 429/5xx, "
-                                       "the job is marked done and its result is lost")
-async def test_telegram_errors_while_delivering_lose_no_result(tg, healthy, eval_photos):
-    """Flood control (429 retry_after) and a 502 from Telegram while the result is sent:
-    the result still arrives, exactly once."""
+async def test_flood_control_while_delivering_loses_no_result(tg, healthy, eval_photos):
+    """Telegram answers the result upload with 429 retry_after: the bot waits and the
+    result still arrives, exactly once."""
     kai = tg.user(1011, "Kai")
     await kai.send_photo(photo_bytes(eval_photos[0]))
     tg.fail_next("sendPhoto", 429, retry_after=1)
     status = await choose(kai, "udnie", "fast")
     result = await result_of(kai, status)
     assert "Udnie" in result.text
-    assert len(result_photos(tg, kai)) == 1
-
-    await kai.click(result, texts.WEAKER_BUTTON)
-    tg.fail_next("sendPhoto", 502, "Bad Gateway")
-    status = await kai.wait_for(lambda m: any("Queued" in v for v in m.versions), timeout=WAIT)
-    await result_of(kai, status)
     await kai.wait_quiet(1.0)
-    assert len(result_photos(tg, kai)) == 2, kai.transcript()
+    assert len(result_photos(tg, kai)) == 1
+    assert len(tg.calls_of("sendPhoto", ok=False)) >= 1  # the injected 429 was really hit
+
+
+@pytest.mark.xfail(strict=True, reason="bot defect: one transient 502 from Telegram on the result upload is not "
+                                       "retried; the picture is dropped and the user asked to start over")
+async def test_bad_gateway_while_delivering_loses_no_result(tg, healthy, eval_photos):
+    kim = tg.user(1018, "Kim")
+    await kim.send_photo(photo_bytes(eval_photos[0]))
+    tg.fail_next("sendPhoto", 502, "Bad Gateway")
+    status = await choose(kim, "udnie", "fast")
+    await result_of(kim, status)
+    await kim.wait_quiet(1.0)
+    assert len(result_photos(tg, kim)) == 1, kim.transcript()
 
 
 async def test_user_who_blocked_the_bot_does_not_stall_the_queue(tg, healthy, eval_photos):
