@@ -59,6 +59,7 @@ async def test_send_edit_and_keyboard_limits(tg, bot):
     edited = await bot.edit_message_text("Working… 10%", chat_id=alice.id, message_id=sent.message_id)
     assert edited.text == "Working… 10%" and edited.edit_date is not None
     assert msg.text == "Working… 10%" and msg.edits == 1 and not msg.buttons  # edit without markup drops it
+    assert msg.versions == ["Pick a style", "Working… 10%"] and msg.times == sorted(msg.times)
     with pytest.raises(BadRequest, match="(?i)message is not modified"):
         await bot.edit_message_text("Working… 10%", chat_id=alice.id, message_id=sent.message_id)
     with pytest.raises(BadRequest, match="(?i)message to edit not found"):
@@ -139,6 +140,7 @@ async def test_error_mapping_commands_and_webhook(tg, bot):
         await bot.send_message(alice.id, "hi")
     assert "Retry in 3 seconds" in str(info.value)
     assert (await bot.send_message(alice.id, "hi")).text == "hi"  # only the next call failed
+    assert tg.failed_calls() == [] and [c.method for c in tg.failed_calls(injected=True)] == ["sendMessage"]
 
     alice.block()
     with pytest.raises(Forbidden, match="(?i)blocked"):
