@@ -411,7 +411,7 @@ async def test_restart_mid_job_delivers_exactly_one_result(tmp_path, tubingen, h
     """Stop the bot (gracefully, or kill it) while a job runs; after a restart the job
     runs again and exactly one result arrives, in the same status message."""
     async with FakeTelegram() as tg:
-        async with running_stylebot(tg, tmp_path, **{**SETTINGS, "gatys_steps": 60}) as bot:
+        async with running_stylebot(tg, tmp_path, **{**SETTINGS, "gatys_steps": 40}) as bot:
             jo = tg.user(1010, "Jo")
             await jo.send_photo(photo_bytes(tubingen))
             status = await choose(jo, "starry_night")
