@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from telegram import Bot
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 
 from styletransfer.presets import PRESETS
 
@@ -20,6 +20,8 @@ from .jobs import Done, Progress
 from .models import Job
 
 log = logging.getLogger(__name__)
+
+RESULT_ATTEMPTS = 3  # tries to send a result through transient network errors
 
 
 def style_title(style_name: str) -> str:
@@ -81,12 +83,28 @@ class Delivery:
         await self.edit_status(job, texts.DONE_STATUS.format(seconds=done.seconds), force=True)
         data = await asyncio.to_thread(Path(done.output_path).read_bytes)
         if job.as_document:
-            await self.bot.send_document(job.chat_id, document=data, filename=f"stylebot-{job.id}.png",
-                                         caption=caption)
-        message = await self.bot.send_photo(job.chat_id, photo=data, caption=caption,
-                                            reply_markup=keyboards.result(job.id))
+            await self._retrying(lambda: self.bot.send_document(
+                job.chat_id, document=data, filename=f"stylebot-{job.id}.png", caption=caption))
+        message = await self._retrying(lambda: self.bot.send_photo(
+            job.chat_id, photo=data, caption=caption, reply_markup=keyboards.result(job.id)))
         self.forget_job(job.id)
         return message.message_id
+
+    async def _retrying(self, send, attempts: int = RESULT_ATTEMPTS):
+        """Call ``send()`` again after a transient network error (e.g. 502 Bad Gateway),
+        waiting 1, 2, 4 s...  A bad request is final; a timeout is not retried: Telegram may have got the upload,
+        and a second one would duplicate the result.  429 RetryAfter is retried by the
+        rate limiter (bot.app.rate_limiter)."""
+        for attempt in range(attempts):
+            try:
+                return await send()
+            except (TimedOut, BadRequest):  # BadRequest subclasses NetworkError but is final
+                raise
+            except NetworkError as exc:
+                if attempt == attempts - 1:
+                    raise
+                log.warning("sending a result failed (%s); retrying", exc)
+                await asyncio.sleep(2 ** attempt)
 
     async def failed(self, job: Job, reason: str) -> None:
         text = texts.FAILED_STATUS.format(reason=reason)

@@ -173,11 +173,16 @@ async def test_rate_limiter_retries_after_429(tmp_path):
             await _ask(alice, "Fast")
             result = await alice.wait_for(lambda m: m.photo and m.buttons, timeout=JOB_WAIT)
             assert len([m for m in alice.messages if m.photo]) == 1
+            # a transient 502 on the upload is retried: the result arrives once
+            tg.fail_next("sendPhoto", 502, "Bad Gateway")
+            await alice.click(result, texts.KEEP_COLORS_BUTTON)
+            await tg.wait_until(lambda: len([m for m in alice.messages if m.photo]) == 2, JOB_WAIT, "the result")
+            assert [c.method for c in tg.failed_calls(injected=True)] == ["sendMessage", "sendPhoto", "sendPhoto"]
             # a result that cannot be sent at all is reported, not dropped silently
             tg.fail_next("sendPhoto", 400, "Bad Request: wrong file identifier/HTTP URL specified")
             await alice.click(result, texts.WEAKER_BUTTON)
             await alice.wait_for_text("could not send it", timeout=JOB_WAIT)
-            assert len([m for m in alice.messages if m.photo]) == 1
+            assert len([m for m in alice.messages if m.photo]) == 2
 
             # a step that fails (status message refused with 502) queues nothing and keeps
             # the method keyboard, so a second tap works
@@ -186,9 +191,9 @@ async def test_rate_limiter_retries_after_429(tmp_path):
             answer = await alice.click(methods, label)
             assert answer.text == texts.ERROR
             assert methods.buttons
-            assert [status for _, _, status in _jobs(tmp_path / "limited")] == ["done", "done"]
+            assert [status for _, _, status in _jobs(tmp_path / "limited")] == ["done"] * 3
             await alice.click(methods, label)
-            await tg.wait_until(lambda: len([m for m in alice.messages if m.photo]) == 2, JOB_WAIT, "the result")
+            await tg.wait_until(lambda: len([m for m in alice.messages if m.photo]) == 3, JOB_WAIT, "the result")
 
             # an album whose style photo is unusable keeps no stray copy of its content photo
             await alice.send_album([_photo(), Image.new("RGB", (8, 8), (9, 9, 9))])
