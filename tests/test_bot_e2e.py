@@ -318,6 +318,7 @@ async def test_flood_control_while_delivering_loses_no_result(tg, healthy, eval_
     assert len(tg.calls_of("sendPhoto", ok=False)) >= 1  # the injected 429 was really hit
 
 
+async def test_bad_gateway_while_delivering_loses_no_result(tg, healthy, eval_photos):
     kim = tg.user(1018, "Kim")
     await kim.send_photo(photo_bytes(eval_photos[0]))
     tg.fail_next("sendPhoto", 502, "Bad Gateway")
