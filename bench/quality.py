@@ -192,7 +192,7 @@ def score_all(args) -> dict:
                 except Unavailable as exc:
                     results[key] = {"na": str(exc), "settings": settings}
                     print(f"{key}: {exc}", flush=True)
-                    _save(results_path, results)
+                    _save(results_path, results, key)
                     continue
                 seconds = time.perf_counter() - t0
                 out.save(out_png)
@@ -201,14 +201,22 @@ def score_all(args) -> dict:
                 results[key] = {"content": c_dist, "style": s_dist, "seconds": seconds, "settings": settings,
                                 "file": str(out_png.relative_to(args.out)), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **info}
                 print(f"{key}: content {c_dist:.4f} style {s_dist:.4f} ({seconds:.1f} s)", flush=True)
-                _save(results_path, results)
+                _save(results_path, results, key)
     return results
 
 
-def _save(path: Path, results: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=1, sort_keys=True))
-    tmp.replace(path)
+def _save(path: Path, results: dict, key: str) -> None:
+    """Merge ``results[key]`` into the file under a lock (several runs may share --out)."""
+    import fcntl
+
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        current = json.loads(path.read_text()) if path.is_file() else {}
+        current[key] = results[key]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(current, indent=1, sort_keys=True))
+        tmp.replace(path)
+        results.update(current)
 
 
 def _mean(values):
