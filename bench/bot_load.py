@@ -190,8 +190,8 @@ async def run(args) -> int:
     busy = [s for s, n in help_samples if n > 0]
     if busy:
         p95 = pct(busy, .95)
-        print(f"- /help latency while jobs were queued: n={len(busy)}, p50 {1000 * pct(busy, .5):.0f} ms, "
-              f"p95 {1000 * p95:.0f} ms, max {1000 * max(busy):.0f} ms "
+        print(f"- /help latency while jobs were queued: n={len(busy)}, p50 {1000 * pct(busy, .5):.1f} ms, "
+              f"p95 {1000 * p95:.1f} ms, max {1000 * max(busy):.0f} ms "
               f"{'PASS' if p95 < 0.2 else 'FAIL'} (target p95 < 200 ms)")
     else:
         print("- /help latency: no samples taken while jobs were queued")
