@@ -11,6 +11,8 @@ the fake Telegram server (real PTB, real SQLite file, real inference process).
   gets the reply or the result photo (and without the limiter the handler fails instead);
   a result that cannot be sent at all is reported to the user, not dropped silently.
 - A job cancelled after the scheduler picked it from the queue never runs.
+- After /forget, a second tap on "Yes, delete" (or any old button) is stale: one
+  confirmation, and nothing about the user is stored again.
 """
 
 from __future__ import annotations
@@ -233,3 +235,23 @@ async def test_job_cancelled_after_pick_never_runs(tmp_path):
         assert not await store.mark_running(picked.id)
     finally:
         await store.close()
+
+
+async def test_forget_twice_is_stale_and_stores_nothing(tmp_path):
+    async with FakeTelegram() as tg, running_bot(tg, tmp_path):
+        ann = tg.user(2201, "Ann")
+        await ann.send("/start")
+        await ann.wait_for_text("photo", timeout=20)
+        await ann.send("/forget")
+        confirm = await ann.wait_for(lambda m: m.buttons, timeout=20)
+        data = confirm.find_button(texts.YES_BUTTON)["callback_data"]
+        await ann.click(confirm, data=data)
+        await ann.wait_for_text(texts.FORGOTTEN, timeout=20)
+        again = await ann.click(confirm, data=data)  # a double click, handled after the first
+        assert again.text == texts.STALE_BUTTON
+        await ann.wait_quiet(0.5)
+        assert len([m for m in ann.messages if m.text == texts.FORGOTTEN]) == 1
+        with contextlib.closing(sqlite3.connect(tmp_path / "bot.db")) as db:
+            for table, column in (("users", "id"), ("sessions", "user_id")):
+                assert db.execute(f"SELECT count(*) FROM {table} WHERE {column} = ?", (ann.id,)).fetchone() == (0,)
+        assert tg.unanswered_callbacks() == []

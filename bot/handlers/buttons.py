@@ -22,6 +22,11 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     svc = services(context)
     user = update.effective_user
+    if not await svc.store.has_user(user.id):
+        # every keyboard belongs to someone the bot knows: after /forget (or a second
+        # tap on its "Yes") old buttons are stale and must not store the user again
+        await query.answer(texts.STALE_BUTTON)
+        return
     session = await svc.store.get_session(user.id, update.effective_chat.id if update.effective_chat else None,
                                           user.first_name)
     kind, _, rest = (query.data or "").partition(":")
