@@ -130,10 +130,10 @@ async def limit_error(services: Services, user_id: int) -> str | None:
     settings, store = services.settings, services.store
     _, queued = await store.user_job_counts(user_id)
     if queued >= settings.max_queued_per_user:
-        return texts.USER_LIMIT.format(count=queued)
+        return texts.USER_LIMIT.format(count=texts.pictures(queued))
     total_queued = await store.queued_total()
     if total_queued >= settings.max_queue:
-        return texts.BUSY.format(queued=total_queued)
+        return texts.BUSY.format(queued=texts.pictures(total_queued))
     return None
 
 

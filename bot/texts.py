@@ -52,9 +52,9 @@ ALREADY_STRONGEST = "Already at full strength. Try another style or Best quality
 ALREADY_WEAKEST = "Already at the weakest setting."
 COLORS_ALREADY = "Your colours are already kept for this one."
 
-BUSY = ("I'm very busy right now ({queued} pictures waiting). I kept your photos: "
+BUSY = ("I'm very busy right now ({queued} waiting). I kept your photos: "
         "please tap the button again in a few minutes.")
-USER_LIMIT = ("You already have {count} pictures waiting. I kept your photos: tap the button again "
+USER_LIMIT = ("You already have {count} waiting. I kept your photos: tap the button again "
               "when one of them is done (or /cancel them).")
 
 STALE_BUTTON = "This button is out of date."
@@ -123,3 +123,8 @@ def duration(seconds: float) -> str:
 def progress_bar(fraction: float, width: int = 10) -> str:
     filled = max(0, min(width, int(round(fraction * width))))
     return "▓" * filled + "░" * (width - filled)
+
+
+def pictures(n: int) -> str:
+    """'1 picture', '3 pictures'."""
+    return f"{n} picture" if n == 1 else f"{n} pictures"

@@ -110,7 +110,7 @@ async def test_user_limit_and_global_cap_lose_nothing(tmp_path):
         # ... the third is refused politely; the keyboard and the photos stay
         alice_menu = await _ask(alice, "Fast")
         refusal = await alice.wait_for_text("pictures waiting", timeout=30)
-        assert refusal.text == texts.USER_LIMIT.format(count=2)
+        assert refusal.text == texts.USER_LIMIT.format(count=texts.pictures(2))
         assert alice_menu.buttons, "the method keyboard must stay for a later tap"
 
         # Bob's job fills the global queue (MAX_QUEUE = 3 waiting) ...
@@ -119,7 +119,7 @@ async def test_user_limit_and_global_cap_lose_nothing(tmp_path):
         # ... so Carol hears that the bot is busy
         carol_menu = await _ask(carol, "Fast")
         busy = await carol.wait_for_text("very busy", timeout=30)
-        assert busy.text == texts.BUSY.format(queued=3)
+        assert busy.text == texts.BUSY.format(queued=texts.pictures(3))
         assert carol_menu.buttons
 
         statuses = {}
