@@ -294,7 +294,7 @@ def bar_checks(summary: dict, presets: list[str]) -> list[str]:
 def contact_sheet(results: dict, args, path: Path) -> Path | None:
     """Eval photos × methods (rows) × presets (columns), labelled thumbnails, PNG < 3 MB."""
     photos = [p.stem for p in common.photo_paths(args.eval_dir, args.photos)]
-    methods = [m for m in METHODS if any(
+    methods = [m for m in args.methods if any(
         (results.get(f"{m}|{ph}|{pr}") or {}).get("file") for ph in photos for pr in args.presets)]
     if not methods:
         return None

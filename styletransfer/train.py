@@ -315,6 +315,18 @@ def _run(
     else:
         torch.manual_seed(args.seed)
         random.seed(args.seed)
+        if getattr(args, "init_weights", None):
+            # Warm start from exported fp16 weights (e.g. a work-in-progress checkpoint
+            # committed by an earlier session whose training state is gone): the
+            # optimiser starts afresh, the step count and phases carry on from the card.
+            from .checkpoints import load_checkpoint
+
+            weights_sd, init_card = load_checkpoint(args.init_weights)
+            model.load_state_dict(weights_sd)
+            step = int(init_card.get("steps", 0))
+            wall = float(init_card.get("wall_time_s", 0.0))
+            phases = list(init_card.get("phases", []))
+            tqdm.write(f"initialised {method} from {args.init_weights} (step {step}, fresh optimiser)")
     model.to(device)
     phases.append({"from_step": step, "crop": args.crop, "batch": args.batch, "lr": args.lr, "bf16": args.bf16})
     for g in opt.param_groups:
@@ -414,6 +426,8 @@ def _common(p: argparse.ArgumentParser, batch: int, default_out: str) -> None:
     p.add_argument("--out", default=default_out, help="fp16 .safetensors to export (plus .json card)")
     p.add_argument("--state", default=None, help="training-state file (default runs/<dir>-<stem>.train-state.pt)")
     p.add_argument("--resume", action="store_true", help="continue from the training state")
+    p.add_argument("--init-weights", default=None, metavar="SAFETENSORS",
+                   help="without --resume: start from exported weights (step count carries on, fresh optimiser)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--checkpoint-every", type=int, default=100, metavar="N")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True, help="bfloat16 autocast")

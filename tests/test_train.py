@@ -61,3 +61,24 @@ def test_refuses_eval_images_and_bad_resume(shared_data, tmp_path):
         main(["johnson", "--style", "starry_night", "--content", str(shared_data / "train" / "content"),
               "--steps", "1", "--out", str(tmp_path / "x.safetensors"), "--state", str(tmp_path / "none.pt"),
               "--resume"])
+
+
+def test_warm_start_from_exported_weights(shared_data, tmp_path):
+    """--init-weights continues from an fp16 export when the training state is gone."""
+    first, second = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    common = ["adain", "--content", str(shared_data / "train" / "content"), "--style",
+              str(shared_data / "train" / "style"), "--batch", "2", "--crop", "32", "--quiet",
+              "--checkpoint-every", "1"]
+    assert main([*common, "--steps", "2", "--out", str(first), "--state", str(tmp_path / "a.pt")]) == 0
+    exported, _ = load_checkpoint(first)
+    assert main([*common, "--steps", "3", "--out", str(second), "--state", str(tmp_path / "b.pt"),
+                 "--init-weights", str(first)]) == 0
+    st = _state(tmp_path / "b.pt")
+    assert st["step"] == 3  # step count carried on from the card (2) and trained one more
+    assert load_checkpoint(second)[1]["steps"] == 3
+    # One Adam step from the exported weights stays near them; a fresh decoder is far away.
+    torch.manual_seed(0)
+    fresh = Decoder().state_dict()["net.1.weight"]
+    trained = st["model"]["net.1.weight"]
+    near = (trained - exported["net.1.weight"].float()).abs().max()
+    assert 0 < near < 0.01 < (trained - fresh).abs().max()
