@@ -380,7 +380,7 @@ async def test_per_user_limit_and_busy_queue(tmp_path, tubingen):
             await ann.click(styles, data=button(styles, ":udnie"))
             menu = await ann.wait_for(has_data("me:"), timeout=WAIT)
             await ann.click(menu, data=button(menu, ":gatys"))
-            await ann.wait_for_text(texts.USER_LIMIT.format(count=1), timeout=WAIT)
+            await ann.wait_for_text(texts.USER_LIMIT.format(count=texts.pictures(1)), timeout=WAIT)
 
             await ben.send_photo(photo_bytes(tubingen))
             await choose(ben, "udnie", "gatys")  # the queue now holds 2 waiting jobs
@@ -389,7 +389,7 @@ async def test_per_user_limit_and_busy_queue(tmp_path, tubingen):
             await cat.click(styles, data=button(styles, ":udnie"))
             menu = await cat.wait_for(has_data("me:"), timeout=WAIT)
             await cat.click(menu, data=button(menu, ":gatys"))
-            await cat.wait_for_text(texts.BUSY.format(queued=2), timeout=WAIT)
+            await cat.wait_for_text(texts.BUSY.format(queued=texts.pictures(2)), timeout=WAIT)
 
             assert db_rows(bot, "SELECT user_id, status FROM jobs ORDER BY id") == [
                 (ann.id, "running"), (ann.id, "queued"), (ben.id, "queued")]

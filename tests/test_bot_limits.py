@@ -32,6 +32,16 @@ from bot.jobs import InferenceWorker
 from bot.scheduler import Scheduler
 from tests.fake_telegram import FakeMessage, FakeTelegram, FakeUser
 
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _adain_available(adain_checkpoints, monkeypatch):
+    """These tests press "Fast" (AdaIN): the spawned inference process and the method
+    menu read the checkpoint folder from the environment."""
+    monkeypatch.setenv("STYLETRANSFER_CHECKPOINTS", str(adain_checkpoints))
+
+
 JOB_WAIT = 150.0  # s: the first job starts the inference process (torch import, VGG-19 load)
 
 
