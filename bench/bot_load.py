@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import statistics
 import sys
 import tempfile
 import time
@@ -35,9 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot.__main__ import serve  # noqa: E402
 from bot import texts  # noqa: E402
-from bot.config import Settings  # noqa: E402
+from tests.bot_runner import serving_stylebot  # noqa: E402
 from tests.fake_telegram import FakeTelegram  # noqa: E402
 
 DEFAULT_EVAL_DIR = REPO.parent / "shared" / "data" / "eval" / "content"
@@ -67,27 +64,12 @@ def pct(values: list[float], q: float) -> float:
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
-@contextlib.asynccontextmanager
-async def running_bot(tg: FakeTelegram, workdir: Path, args):
-    settings = Settings(
-        telegram_bot_token=tg.token, telegram_base_url=tg.base_url, telegram_base_file_url=tg.base_file_url,
-        database_url=f"sqlite+aiosqlite:///{workdir}/bot.db", data_dir=workdir / "data", max_side=args.max_side,
-        gatys_steps=args.gatys_steps, port=0, album_wait_s=0.3, progress_interval_s=1.0, device=args.device,
-        max_queue=max(50, args.users * 2), max_queued_per_user=args.max_queued_per_user, log_level="WARNING",
+def running_bot(tg: FakeTelegram, workdir: Path, args):
+    return serving_stylebot(
+        tg, workdir, max_side=args.max_side, gatys_steps=args.gatys_steps, progress_interval_s=1.0,
+        device=args.device, max_queue=max(50, args.users * 2), max_queued_per_user=args.max_queued_per_user,
+        log_level="WARNING",
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(settings, stop))
-    try:
-        for _ in range(600):
-            if tg.commands or task.done():
-                break
-            await asyncio.sleep(0.05)
-        if task.done():
-            task.result()
-        yield settings
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 60)
 
 
 def _button_data(menu, prefix: str) -> list[str]:

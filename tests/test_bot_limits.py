@@ -17,7 +17,6 @@ the fake Telegram server (real PTB, real SQLite file, real inference process).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import sqlite3
@@ -25,11 +24,11 @@ import sqlite3
 from PIL import Image
 
 from bot import texts
-from bot.__main__ import serve
 from bot.config import Settings
 from bot.db import Store, migrate
 from bot.jobs import InferenceWorker
 from bot.scheduler import Scheduler
+from tests.bot_runner import serving_stylebot
 from tests.fake_telegram import FakeMessage, FakeTelegram, FakeUser
 
 import pytest
@@ -56,29 +55,8 @@ def _photo(color=(200, 40, 40)) -> bytes:
     return buffer.getvalue()
 
 
-@contextlib.asynccontextmanager
-async def running_bot(tg: FakeTelegram, tmp_path, **overrides):
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    values = dict(
-        telegram_bot_token=tg.token, telegram_base_url=tg.base_url, telegram_base_file_url=tg.base_file_url,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/bot.db", data_dir=tmp_path / "data", max_side=64,
-        gatys_steps=3, port=0, album_wait_s=0.3, progress_interval_s=0.5, device="cpu",
-    )
-    values.update(overrides)
-    settings = Settings(**values)
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(settings, stop))
-    try:
-        for _ in range(400):
-            if tg.commands or task.done():
-                break
-            await asyncio.sleep(0.05)
-        if task.done():
-            task.result()
-        yield settings
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 60)
+def running_bot(tg: FakeTelegram, tmp_path, **overrides):
+    return serving_stylebot(tg, tmp_path, **overrides)
 
 
 def _jobs(tmp_path) -> list[tuple[int, int, str]]:

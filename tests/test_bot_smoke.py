@@ -5,15 +5,11 @@ tests/test_bot_e2e.py and tests/test_bot_bad_input.py."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
 
-import pytest
 from PIL import Image
 
-from bot.__main__ import serve
-from bot.config import Settings
+from tests.bot_runner import serving_stylebot
 from tests.fake_telegram import FakeTelegram
 
 
@@ -28,26 +24,8 @@ def _photo(side: int = 96, color=(200, 40, 40)) -> bytes:
     return buffer.getvalue()
 
 
-@contextlib.asynccontextmanager
-async def running_bot(tg: FakeTelegram, tmp_path, **overrides):
-    settings = Settings(
-        telegram_bot_token=tg.token, telegram_base_url=tg.base_url, telegram_base_file_url=tg.base_file_url,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/bot.db", data_dir=tmp_path / "data", max_side=64,
-        gatys_steps=3, port=0, album_wait_s=0.3, progress_interval_s=0.5, device="cpu", **overrides,
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(settings, stop))
-    try:
-        for _ in range(200):
-            if tg.commands or task.done():
-                break
-            await asyncio.sleep(0.05)
-        if task.done():
-            task.result()
-        yield settings
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
+def running_bot(tg: FakeTelegram, tmp_path, **overrides):
+    return serving_stylebot(tg, tmp_path, stop_timeout=30, **overrides)
 
 
 async def test_conversation_smoke(tmp_path):
