@@ -70,6 +70,15 @@ def _check_image(name: str, image: torch.Tensor) -> None:
         raise ValueError(f"{name} must be an (N, 3, H, W) RGB tensor in [0, 1], got {shape}")
 
 
+def _check_pair(out: torch.Tensor, content: torch.Tensor) -> None:
+    _check_image("out", out)
+    _check_image("content", content)
+    if out.shape != content.shape:
+        raise ValueError(
+            f"out and content must have the same size, got {tuple(out.shape)} and {tuple(content.shape)}"
+        )
+
+
 def _vgg_for(image: torch.Tensor, vgg: VGG19Features | None) -> VGG19Features:
     return vgg if vgg is not None else load_vgg19(image.device, pooling="max")
 
@@ -113,12 +122,7 @@ def content_distance(
     Raises:
         ValueError: if the shapes differ or are not (N, 3, H, W).
     """
-    _check_image("out", out)
-    _check_image("content", content)
-    if out.shape != content.shape:
-        raise ValueError(
-            f"out and content must have the same size, got {tuple(out.shape)} and {tuple(content.shape)}"
-        )
+    _check_pair(out, content)
     net = _vgg_for(out, vgg)
     f_out = net(out.float(), (CONTENT_LAYER,))[CONTENT_LAYER]
     f_content = net(content.float(), (CONTENT_LAYER,))[CONTENT_LAYER]
@@ -194,12 +198,7 @@ def distances(
     Same definitions, arguments and errors as :func:`content_distance` and
     :func:`style_distance`.
     """
-    _check_image("out", out)
-    _check_image("content", content)
-    if out.shape != content.shape:
-        raise ValueError(
-            f"out and content must have the same size, got {tuple(out.shape)} and {tuple(content.shape)}"
-        )
+    _check_pair(out, content)
     net = _vgg_for(out, vgg)
     target = _grams(style, net, out)
     layers = (*STYLE_LAYERS, CONTENT_LAYER)

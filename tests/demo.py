@@ -144,6 +144,23 @@ async def running_stylebot(tg: FakeTelegram, workdir: Path, **settings: object) 
 
 # --------------------------------------------------------------------------- the demo
 
+@contextlib.asynccontextmanager
+async def stays_healthy(tg: FakeTelegram, bot: StylebotProcess) -> AsyncIterator[StylebotProcess]:
+    """Around one test: afterwards the bot is alive, logged no handler exception, every
+    Telegram call it made succeeded (bar injected failures and users who blocked it) and
+    every button press was answered."""
+    log_before = len(bot.log(tail=10**9))
+    calls_before = len(tg.calls)
+    yield bot
+    assert bot.process.poll() is None, f"stylebot died:\n{bot.log()}"
+    new_log = bot.log(tail=10**9)[log_before:]
+    assert "Traceback" not in new_log and "error while handling" not in new_log, new_log
+    failed = [(c.method, c.error) for c in tg.calls[calls_before:]
+              if not c.ok and not c.injected and "blocked by the user" not in c.error]
+    assert not failed, f"{failed}\n{new_log}"
+    assert tg.unanswered_callbacks() == []
+
+
 def _default_photo() -> Path | None:
     from tests.conftest import shared_data_dir
 

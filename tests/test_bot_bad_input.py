@@ -18,7 +18,7 @@ import pytest_asyncio
 from PIL import Image
 
 from bot import texts
-from tests.demo import running_stylebot
+from tests.demo import running_stylebot, stays_healthy
 from tests.fake_telegram import FakeTelegram
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -41,17 +41,8 @@ async def stylebot(tg, tmp_path_factory):
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def healthy(tg, stylebot):
-    """After each test: the bot is alive, logged no handler exception, and every Telegram
-    call it made succeeded and every button press was answered."""
-    log_before = len(stylebot.log(tail=10**9))
-    calls_before = len(tg.calls)
-    yield stylebot
-    assert stylebot.process.poll() is None, f"stylebot died:\n{stylebot.log()}"
-    new_log = stylebot.log(tail=10**9)[log_before:]
-    assert "Traceback" not in new_log and "error while handling" not in new_log, new_log
-    failed = [c for c in tg.calls[calls_before:] if not c.ok and not c.injected]
-    assert not failed, [(c.method, c.error) for c in failed]
-    assert tg.unanswered_callbacks() == []
+    async with stays_healthy(tg, stylebot) as bot:
+        yield bot
 
 
 def png(w: int, h: int, mode: str = "RGB", color=(40, 120, 200)) -> bytes:

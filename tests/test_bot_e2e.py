@@ -22,7 +22,7 @@ import pytest_asyncio
 from PIL import Image
 
 from bot import texts
-from tests.demo import running_stylebot
+from tests.demo import running_stylebot, stays_healthy
 from tests.fake_telegram import FakeMessage, FakeTelegram, FakeUser
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -51,18 +51,8 @@ async def stylebot(tg, tmp_path_factory):
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def healthy(tg, stylebot):
-    """After each test: the bot is alive, logged no handler exception, every Telegram call
-    it made succeeded and every button press was answered."""
-    log_before = len(stylebot.log(tail=10**9))
-    calls_before = len(tg.calls)
-    yield stylebot
-    assert stylebot.process.poll() is None, f"stylebot died:\n{stylebot.log()}"
-    new_log = stylebot.log(tail=10**9)[log_before:]
-    assert "Traceback" not in new_log and "error while handling" not in new_log, new_log
-    failed = [(c.method, c.error) for c in tg.calls[calls_before:]
-              if not c.ok and not c.injected and "blocked by the user" not in c.error]
-    assert not failed, f"{failed}\n{new_log}"
-    assert tg.unanswered_callbacks() == []
+    async with stays_healthy(tg, stylebot) as bot:
+        yield bot
 
 
 # --------------------------------------------------------------------------- helpers
