@@ -22,6 +22,7 @@ from torch import nn
 
 from .checkpoints import adain_decoder_path, load_checkpoint, require
 from .errors import InvalidOptionError
+from .layers import ReflectionPad2d
 from .ops import adain, mean_std
 from .vgg import VGG19Features, load_vgg19
 
@@ -44,7 +45,7 @@ _STRIDE = 8
 
 
 def _conv(cin: int, cout: int, relu: bool = True) -> list[nn.Module]:
-    layers: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3)]
+    layers: list[nn.Module] = [ReflectionPad2d(1), nn.Conv2d(cin, cout, 3)]
     if relu:
         layers.append(nn.ReLU(inplace=True))
     return layers

@@ -20,6 +20,7 @@ from torch import nn
 
 from .checkpoints import johnson_path, load_checkpoint, require
 from .errors import InvalidOptionError
+from .layers import InstanceNorm2d, ReflectionPad2d
 
 __all__ = ["TransformerNet", "load_johnson", "stylize_johnson"]
 
@@ -28,9 +29,9 @@ _STRIDE = 4  # two stride-2 convolutions
 
 class _ConvLayer(nn.Sequential):
     def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, norm: bool = True, relu: bool = True):
-        layers: list[nn.Module] = [nn.ReflectionPad2d(kernel // 2), nn.Conv2d(cin, cout, kernel, stride)]
+        layers: list[nn.Module] = [ReflectionPad2d(kernel // 2), nn.Conv2d(cin, cout, kernel, stride)]
         if norm:
-            layers.append(nn.InstanceNorm2d(cout, affine=True))
+            layers.append(InstanceNorm2d(cout, affine=True))
         if relu:
             layers.append(nn.ReLU(inplace=True))
         super().__init__(*layers)

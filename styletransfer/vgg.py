@@ -221,7 +221,10 @@ class VGG19Features(nn.Module):
         out: dict[str, torch.Tensor] = {}
         x = self.preprocess(image)
         for idx, module in enumerate(self.features):
-            x = module(x)
+            if isinstance(module, nn.ReLU) and idx - 1 not in wanted:
+                x = torch.relu_(x)  # in place: the conv output is not a tap, so nobody else holds it
+            else:
+                x = module(x)
             if idx in wanted:
                 out[wanted[idx]] = x
             if idx == last:

@@ -98,7 +98,18 @@ def test_runs_only_to_deepest_tap(vgg: VGG19Features):
         for h in hooks:
             h.remove()
     assert set(out) == {"relu1_1", "relu2_1"}
-    assert called == list(range(LAYER_NAMES["relu2_1"] + 1))
+    # ReLUs that are not taps run in place (torch.relu_), without their module's hooks.
+    expected = [i for i in range(LAYER_NAMES["relu2_1"] + 1) if not isinstance(vgg.features[i], torch.nn.ReLU)]
+    assert [i for i in called if not isinstance(vgg.features[i], torch.nn.ReLU)] == expected
+
+
+def test_conv_taps_keep_negative_values_when_relu_runs_in_place(vgg: VGG19Features):
+    img = synthetic_image(32, 32)
+    out = vgg(img, ["conv2_1", "relu2_1", "relu3_1"])
+    assert float(out["conv2_1"].min()) < 0, "the pre-activation tap was clobbered by an in-place ReLU"
+    torch.testing.assert_close(out["relu2_1"], out["conv2_1"].clamp_min(0))
+    alone = vgg(img, ["relu3_1"])["relu3_1"]
+    torch.testing.assert_close(out["relu3_1"], alone)
 
 
 def test_gradients_reach_the_input_not_the_weights(vgg: VGG19Features):
