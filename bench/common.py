@@ -30,8 +30,11 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_EVAL_DIR = REPO.parent / "shared" / "data" / "eval" / "content"
 NA_CHECKPOINT = "n/a (no checkpoint)"
 
-if str(REPO) not in sys.path:  # running as `python bench/x.py` from anywhere
-    sys.path.insert(0, str(REPO))
+#: The library under test: this checkout, or another source tree (a "before" copy made by
+#: bench/compare.py) named by STYLETRANSFER_SRC.
+LIBRARY_SRC = Path(os.environ.get("STYLETRANSFER_SRC") or REPO).resolve()
+if str(LIBRARY_SRC) not in sys.path:  # running as `python bench/x.py` from anywhere
+    sys.path.insert(0, str(LIBRARY_SRC))
 
 from styletransfer.images import fit_max_side, open_image  # noqa: E402
 from styletransfer.presets import preset_names, preset_path  # noqa: E402

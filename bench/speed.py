@@ -171,6 +171,7 @@ def worker(args) -> dict:
         if SETUP_TIMES:
             row["setup_s"] = statistics.median(SETUP_TIMES[1:] or SETUP_TIMES)
         row["loadavg_1min"] = os.getloadavg()[0]
+        row["library"] = str(common.LIBRARY_SRC)
         row["images_per_s"] = 1.0 / row["warm_s"]
         if device == "cuda":
             import torch
@@ -188,14 +189,15 @@ def worker(args) -> dict:
 # ---------------------------------------------------------------- driver
 
 
-def run_row(method: str, size: int, args) -> dict:
+def run_row(method: str, size: int, args, env: dict | None = None) -> dict:
     cmd = [sys.executable, __file__, "--worker", method, "--size", str(size), "--repeats", str(args.repeats),
            "--gatys-steps", str(args.gatys_steps), "--device", args.device]
     if args.photo:
         cmd += ["--photo", str(args.photo)]
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout,
+                              env={**os.environ, **(env or {})})
     except subprocess.TimeoutExpired:
         return {"method": method, "size": size, "na": f"n/a (over {args.timeout} s)"}
     wall = time.perf_counter() - t0
