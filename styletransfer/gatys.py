@@ -65,6 +65,9 @@ DEFAULT_STYLE_WEIGHT = 10.0
 DEFAULT_TV_WEIGHT = 0.05
 #: A coarse scale is dropped when its longer side would be below this (pixels).
 MIN_SCALE_SIDE = 96
+#: Memory for the L-BFGS history (bytes): 50 pairs up to ~0.22 MP (e.g. 544×408), fewer above;
+#: 14 at 1024×768, where 50 pairs alone would take 0.94 GB.
+LBFGS_HISTORY_BYTES = 256 * 2**20
 
 _STYLE_CACHE: "OrderedDict[tuple, dict[str, torch.Tensor]]" = OrderedDict()
 _STYLE_CACHE_SIZE = 32
@@ -100,6 +103,12 @@ def bf16_supported(device: str | torch.device) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     return device.type == "cpu" and _cpu_has_native_bf16()
+
+
+def lbfgs_history(numel: int, budget_bytes: int = LBFGS_HISTORY_BYTES) -> int:
+    """L-BFGS history length for an image of ``numel`` values: 50 pairs, fewer when
+    the pairs (2 fp32 vectors of ``numel`` each) would exceed ``budget_bytes``; at least 5."""
+    return max(5, min(50, budget_bytes // (8 * max(1, numel))))
 
 
 def scale_sizes(height: int, width: int, scales: int) -> list[tuple[int, int]]:
@@ -238,6 +247,7 @@ def stylize_gatys(
     style_keys: Sequence[str | None] | None = None,
     seed: int | None = None,
     lr: float | None = None,
+    history_size: int | None = None,
     bf16: bool | None = None,
 ) -> torch.Tensor:
     """Stylize ``content`` by optimising its pixels (Gatys, Ecker & Bethge 2016).
@@ -277,6 +287,8 @@ def stylize_gatys(
             reused by later calls.
         seed: seed for ``init="noise"``.
         lr: step size; default 1.0 for L-BFGS, 0.02 for Adam (pixels in [0, 1]).
+        history_size: L-BFGS history pairs; default :func:`lbfgs_history`
+            (50, fewer for large images to bound memory).
         bf16: run the VGG convolutions under bfloat16 autocast (Gram
             matrices and losses stay fp32). Default (None): on where the
             hardware has native bf16 (see :func:`bf16_supported`).
@@ -359,7 +371,8 @@ def stylize_gatys(
         if optimizer == "lbfgs":
             opt = torch.optim.LBFGS(
                 [x], lr=lr or 1.0, max_iter=n_steps, max_eval=n_steps,
-                tolerance_grad=0.0, tolerance_change=0.0, history_size=50,
+                tolerance_grad=0.0, tolerance_change=0.0,
+                history_size=history_size or lbfgs_history(x.numel()),
             )
             opt.step(closure)
             # LBFGS may stop early when the loss is flat; keep the step count honest.

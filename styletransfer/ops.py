@@ -11,20 +11,68 @@ import torch
 __all__ = ["gram_matrix", "mean_std", "adain", "total_variation"]
 
 
+#: Positions per chunk when a Gram matrix is accumulated in fp32 from lower-precision features.
+GRAM_CHUNK = 1 << 16
+
+
+def _positions_by_channels(features: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, H·W, C), a view for channels-last and for contiguous tensors."""
+    n, c, h, w = features.shape
+    if features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
+        return features.permute(0, 2, 3, 1).reshape(n, h * w, c)
+    return features.reshape(n, c, h * w).transpose(1, 2)
+
+
+class _Gram(torch.autograd.Function):
+    """G = Vᵀ V / P for V (N, P, C): fp32 accumulation chunk by chunk, saving only the
+    input for backward (no fp32 copy of the whole feature map is kept)."""
+
+    @staticmethod
+    def forward(ctx, features: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(features)
+        v = _positions_by_channels(features)
+        n, p, c = v.shape
+        with torch.autocast(features.device.type, enabled=False):
+            if v.dtype == torch.float32 or p <= GRAM_CHUNK:
+                f = v.float()
+                return torch.bmm(f.transpose(1, 2), f) / p
+            g = torch.zeros(n, c, c, dtype=torch.float32, device=v.device)
+            for start in range(0, p, GRAM_CHUNK):
+                f = v[:, start:start + GRAM_CHUNK].float()
+                g.baddbmm_(f.transpose(1, 2), f)
+            return g / p
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (features,) = ctx.saved_tensors
+        n, c, h, w = features.shape
+        v = _positions_by_channels(features)
+        p = h * w
+        with torch.autocast(features.device.type, enabled=False):
+            sym = (grad + grad.transpose(1, 2)).float() / p  # (N, C, C)
+            out = torch.empty(n, p, c, dtype=features.dtype, device=features.device)
+            for start in range(0, p, GRAM_CHUNK):
+                out[:, start:start + GRAM_CHUNK] = torch.bmm(v[:, start:start + GRAM_CHUNK].float(), sym)
+        return out.view(n, h, w, c).permute(0, 3, 1, 2)  # channels-last (N, C, H, W)
+
+
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """Gram matrix G = F Fᵀ / (H·W) of Gatys et al. (2016).
 
     Args:
-        features: (N, C, H, W) feature maps.
+        features: (N, C, H, W) feature maps, any float dtype and memory format.
 
     Returns:
         (N, C, C) Gram matrices, normalised by the number of positions H·W
         (so the value does not grow with image size). Computed in fp32 even
-        under autocast: Gram sums overflow bf16 precision quickly.
+        under autocast (Gram sums overflow bf16 precision quickly): bf16
+        features are converted 65,536 positions at a time and accumulated in
+        fp32, and only the input is kept for the backward pass, so a 1024×768
+        Gatys step does not hold fp32 copies of its feature maps (~400 MB).
     """
-    n, c, h, w = features.shape
-    f = features.reshape(n, c, h * w).float()
-    return torch.bmm(f, f.transpose(1, 2)) / (h * w)
+    if features.dim() != 4:
+        raise ValueError(f"expected (N, C, H, W) features, got shape {tuple(features.shape)}")
+    return _Gram.apply(features)
 
 
 def mean_std(features: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:

@@ -54,3 +54,46 @@ def test_ops_are_differentiable():
     x = torch.rand(1, 3, 8, 8, requires_grad=True)
     (gram_matrix(x).sum() + total_variation(x) + mean_std(x)[1].sum()).backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_gram_matrix_gradient_is_exact_in_float64():
+    f = torch.randn(2, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    # fp64 takes the one-shot path; compare against the textbook formula's gradient.
+    torch.autograd.gradcheck(lambda t: gram_matrix(t.float()).double(), (f,), eps=1e-3, atol=1e-3)
+    g = torch.randn(2, 3, 3, dtype=torch.float64)
+    (gram_matrix(f) * g).sum().backward()
+    ref = f.detach().clone().requires_grad_(True)
+    flat = ref.reshape(2, 3, 20)
+    ((torch.bmm(flat, flat.transpose(1, 2)) / 20) * g).sum().backward()
+    torch.testing.assert_close(f.grad, ref.grad.to(f.grad.dtype), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_gram_matrix_chunked_bf16_matches_fp32(monkeypatch, channels_last):
+    import styletransfer.ops as ops
+
+    monkeypatch.setattr(ops, "GRAM_CHUNK", 7)  # 48 positions -> 7 chunks, the last one partial
+    base = torch.randn(2, 5, 6, 8)
+    x = base.to(torch.bfloat16)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    weights = torch.randn(2, 5, 5)
+    g = gram_matrix(x)
+    (g * weights).sum().backward()
+    assert g.dtype == torch.float32 and x.grad.dtype == torch.bfloat16
+    ref_in = x.detach().float().requires_grad_(True)  # the same bf16-rounded values, in fp32
+    flat = ref_in.reshape(2, 5, 48)
+    ref = torch.bmm(flat, flat.transpose(1, 2)) / 48
+    (ref * weights).sum().backward()
+    torch.testing.assert_close(g, ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(x.grad.float(), ref_in.grad, rtol=1e-2, atol=1e-2)  # grad rounded to bf16
+
+
+def test_gram_matrix_stays_fp32_under_autocast():
+    f = torch.randn(1, 4, 9, 9)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        g = gram_matrix(f)
+    assert g.dtype == torch.float32
+    flat = f.reshape(1, 4, 81)
+    torch.testing.assert_close(g, torch.bmm(flat, flat.transpose(1, 2)) / 81)
