@@ -150,6 +150,7 @@ async def test_photo_preset_method_progress_result_rating_stats(tg, healthy, tub
     # the result: a photo within MAX_SIDE with an honest caption and the rating/re-run keyboard
     img = result.photo_image
     assert max(img.size) <= MAX_SIDE and img.mode == "RGB"
+    assert img.format == "JPEG", "the photo message is uploaded as JPEG (the PNG only as a file)"
     assert "The Starry Night" in result.text and "Gatys" in result.text, result.text
     assert all(str(n) in result.button_texts for n in range(1, 11))
     for label in (texts.STRONGER_BUTTON, texts.WEAKER_BUTTON, texts.KEEP_COLORS_BUTTON, texts.ANOTHER_STYLE_BUTTON):
@@ -184,7 +185,8 @@ async def test_image_sent_as_file_comes_back_as_file_too(tg, healthy, eval_photo
     result = await result_of(carol, status)
     files = [m for m in carol.messages if m.document]
     assert len(files) == 1 and files[0].document_name.endswith(".png"), carol.transcript()
-    assert Image.open(io.BytesIO(files[0].document_bytes)).size == result.photo_image.size
+    document = Image.open(io.BytesIO(files[0].document_bytes))
+    assert document.format == "PNG" and document.size == result.photo_image.size
     assert "The Scream" in result.text
 
 

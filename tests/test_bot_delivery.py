@@ -1,0 +1,43 @@
+"""bot.delivery.photo_jpeg: the photo message stays a JPEG under Telegram's 10 MB limit."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from bot import delivery
+
+
+def _png(size: tuple[int, int], seed: int = 0) -> bytes:
+    noise = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noise, "RGB").save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_photo_is_a_jpeg_of_the_same_size(eval_photos):
+    img = Image.open(eval_photos[0]).convert("RGB")
+    img.thumbnail((1024, 1024))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    jpeg = delivery.photo_jpeg(buf.getvalue())
+    out = Image.open(io.BytesIO(jpeg))
+    assert out.format == "JPEG" and out.size == img.size and out.mode == "RGB"
+    assert len(jpeg) < buf.tell()
+
+
+def test_quality_steps_down_until_the_photo_fits(monkeypatch):
+    png = _png((256, 256))
+    full = len(delivery.photo_jpeg(png))
+    monkeypatch.setattr(delivery, "PHOTO_MAX_BYTES", full // 2)
+    smaller = delivery.photo_jpeg(png)
+    assert len(smaller) < full  # a lower quality was used
+    assert Image.open(io.BytesIO(smaller)).size == (256, 256)
+
+
+def test_rgba_png_becomes_rgb():
+    buf = io.BytesIO()
+    Image.new("RGBA", (32, 20), (10, 200, 30, 128)).save(buf, "PNG")
+    assert Image.open(io.BytesIO(delivery.photo_jpeg(buf.getvalue()))).mode == "RGB"
