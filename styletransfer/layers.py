@@ -43,8 +43,22 @@ def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     if pad < 0 or pad >= h or pad >= w:
         raise ValueError(f"reflection padding {pad} needs an input larger than {pad} px, got {h}x{w}")
-    x = torch.cat([x[..., 1 : pad + 1, :].flip(-2), x, x[..., -pad - 1 : -1, :].flip(-2)], dim=-2)
-    return torch.cat([x[..., 1 : pad + 1].flip(-1), x, x[..., -pad - 1 : -1].flip(-1)], dim=-1)
+    if torch.is_grad_enabled() and x.requires_grad:  # training: differentiable concatenation
+        x = torch.cat([x[..., 1 : pad + 1, :].flip(-2), x, x[..., -pad - 1 : -1, :].flip(-2)], dim=-2)
+        return torch.cat([x[..., 1 : pad + 1].flip(-1), x, x[..., -pad - 1 : -1].flip(-1)], dim=-1)
+    # inference: one output buffer, the image copied once, then the borders reflected into it
+    fmt = torch.channels_last if x.dim() == 4 and _is_channels_last(x) else torch.contiguous_format
+    out = torch.empty((*x.shape[:-2], h + 2 * pad, w + 2 * pad), dtype=x.dtype, device=x.device, memory_format=fmt)
+    out[..., pad : pad + h, pad : pad + w] = x
+    out[..., :pad, pad : pad + w] = x[..., 1 : pad + 1, :].flip(-2)
+    out[..., pad + h :, pad : pad + w] = x[..., h - pad - 1 : h - 1, :].flip(-2)
+    out[..., :pad] = out[..., pad + 1 : 2 * pad + 1].flip(-1)  # columns last, corners included
+    out[..., pad + w :] = out[..., w - 1 : w + pad - 1].flip(-1)
+    return out
+
+
+def _is_channels_last(x: torch.Tensor) -> bool:
+    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
 
 
 class ReflectionPad2d(nn.Module):
