@@ -416,12 +416,12 @@ def _run(
     return 0
 
 
-def _common(p: argparse.ArgumentParser, batch: int, default_out: str) -> None:
+def _common(p: argparse.ArgumentParser, batch: int, default_out: str, lr: float) -> None:
     p.add_argument("--content", required=True, help="directory of training photos")
     p.add_argument("--steps", type=int, default=10_000, help="total optimisation steps to reach")
     p.add_argument("--batch", type=int, default=batch)
     p.add_argument("--crop", type=int, default=256, help="training crop side, pixels")
-    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr:g}, the paper's)")
     p.add_argument("--lr-decay", type=float, default=5e-5, help="lr = lr0 / (1 + decay * step)")
     p.add_argument("--out", default=default_out, help="fp16 .safetensors to export (plus .json card)")
     p.add_argument("--state", default=None, help="training-state file (default runs/<dir>-<stem>.train-state.pt)")
@@ -441,12 +441,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stylize-train", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="method", required=True)
     pa = sub.add_parser("adain", help="train the AdaIN decoder (Huang & Belongie 2017)")
-    _common(pa, 8, str(adain_decoder_path()))
+    _common(pa, 8, str(adain_decoder_path()), lr=1e-4)
     pa.add_argument("--style", required=True, help="directory of style paintings")
     pa.add_argument("--style-weight", type=float, default=10.0, help="lambda of the style loss")
     pa.add_argument("--photo-style-fraction", type=float, default=0.1, help="share of photos used as styles")
     pj = sub.add_parser("johnson", help="train a Johnson et al. (2016) net for one style")
-    _common(pj, 4, "")
+    _common(pj, 4, "", lr=1e-3)
     pj.add_argument("--style", required=True, help="style image path or preset name")
     pj.add_argument("--style-size", type=int, default=None, help="longest side of the style image (default 2*crop)")
     pj.add_argument("--content-weight", type=float, default=1.0)
