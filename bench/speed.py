@@ -156,12 +156,6 @@ def worker(args) -> dict:
     import common
 
     row = {"method": args.worker, "size": args.size}
-    try:  # as the bot's inference process does (absent from older trees run by compare.py)
-        from styletransfer.runtime import release_large_buffers
-
-        row["mmap_threshold"] = release_large_buffers()
-    except ImportError:
-        pass
     try:
         content = _content(args.photo, args.size)
         row["image"] = list(content.size)

@@ -76,9 +76,6 @@ def worker_main(requests, events, cancel_event) -> None:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s[inference]: %(message)s")
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    from styletransfer.runtime import release_large_buffers
-
-    release_large_buffers()  # lower peak RSS for large images (no torch import here)
     from .jobs import Ready
 
     events.put(Ready(os.getpid()))

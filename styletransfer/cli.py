@@ -130,9 +130,6 @@ def run(args: argparse.Namespace) -> int:
     if not content.is_file():
         raise StyleTransferError(f"content image {args.content!r} not found")
 
-    from .runtime import release_large_buffers
-
-    release_large_buffers()
     if args.threads:
         import torch
 
