@@ -85,8 +85,10 @@ def main(argv=None) -> int:
         log = {step: elapsed for step, elapsed, _loss in run["log"]}
         t0 = log.get(0, 0.0)
         for step in sorted(log):
-            img_path = tmp / "ws" / f"{step}.png"
-            if step == 0 or not img_path.exists():
+            # pastiche zero-pads the names of its workspace images to the width of the last step
+            names = [f"{step:0{len(str(args.pastiche_steps))}d}.png", f"{step}.png"]
+            img_path = next((tmp / "ws" / n for n in names if (tmp / "ws" / n).exists()), None)
+            if step == 0 or img_path is None:
                 continue
             c, s = score(common.open_image(img_path))
             points["pastiche"].append({"steps": step, "seconds": log[step] - t0, "content": c, "style": s})
