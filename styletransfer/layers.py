@@ -19,15 +19,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .ops import _is_channels_last, _positions_by_channels
+
 __all__ = ["ReflectionPad2d", "InstanceNorm2d", "reflect_pad"]
 
 
 def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
     """Reflection-pad the last two dims of ``x`` by ``pad`` on every side.
 
-    Same result as ``F.pad(x, (pad,) * 4, mode="reflect")`` but built from
-    slices and ``torch.cat``, which keep the memory format (channels-last stays
-    channels-last) and the dtype.
+    Same result as ``F.pad(x, (pad,) * 4, mode="reflect")``, keeping the
+    memory format (channels-last stays channels-last) and the dtype: at
+    inference one output buffer is filled by slice copies; with autograd the
+    borders are joined by ``torch.cat``.
 
     Args:
         x: (N, C, H, W), any dtype; needs H > pad and W > pad.
@@ -48,7 +51,7 @@ def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
         x = torch.cat([x[..., 1 : pad + 1, :].flip(-2), x, x[..., -pad - 1 : -1, :].flip(-2)], dim=-2)
         return torch.cat([x[..., 1 : pad + 1].flip(-1), x, x[..., -pad - 1 : -1].flip(-1)], dim=-1)
     # inference: one output buffer, the image copied once, then the borders reflected into it
-    fmt = torch.channels_last if x.dim() == 4 and _is_channels_last(x) else torch.contiguous_format
+    fmt = torch.channels_last if _is_channels_last(x) else torch.contiguous_format
     out = torch.empty((*x.shape[:-2], h + 2 * pad, w + 2 * pad), dtype=x.dtype, device=x.device, memory_format=fmt)
     out[..., pad : pad + h, pad : pad + w] = x
     out[..., :pad, pad : pad + w] = x[..., 1 : pad + 1, :].flip(-2)
@@ -56,10 +59,6 @@ def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
     out[..., :pad] = out[..., pad + 1 : 2 * pad + 1].flip(-1)  # columns last, corners included
     out[..., pad + w :] = out[..., w - 1 : w + pad - 1].flip(-1)
     return out
-
-
-def _is_channels_last(x: torch.Tensor) -> bool:
-    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
 
 
 class ReflectionPad2d(nn.Module):
@@ -85,8 +84,9 @@ class InstanceNorm2d(nn.InstanceNorm2d):
     Same parameters (``weight``, ``bias`` when ``affine``) and the same output
     as ``nn.InstanceNorm2d`` without running statistics: each (sample, channel)
     plane is normalised by its own mean and biased variance over H×W. The
-    statistics are reduced in fp32 and the output keeps the input's dtype and
-    memory format (bfloat16 channels-last in, bfloat16 channels-last out).
+    statistics are accumulated in fp32 (see :func:`_var_mean`) and the output
+    keeps the input's dtype and memory format (bfloat16 channels-last in,
+    bfloat16 channels-last out).
 
     Input and output (N, C, H, W).
     """
@@ -117,7 +117,7 @@ def _var_mean(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if x.dtype in (torch.float32, torch.float64):
         return torch.var_mean(x, dim=(-2, -1), keepdim=True, correction=0)
     n, c, h, w = x.shape
-    v = x.permute(0, 2, 3, 1).reshape(n, h * w, c)  # a view when x is channels-last
+    v = _positions_by_channels(x)  # (N, H·W, C), a view
     row = x.new_full((n, 1, h * w), 1.0 / (h * w))
     mean = torch.bmm(row, v)  # (N, 1, C)
     dev = v - mean

@@ -15,10 +15,15 @@ __all__ = ["gram_matrix", "mean_std", "adain", "total_variation"]
 GRAM_CHUNK = 1 << 16
 
 
+def _is_channels_last(x: torch.Tensor) -> bool:
+    """True for a 4-D tensor stored channels-last (and not also plainly contiguous)."""
+    return x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
 def _positions_by_channels(features: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) -> (N, H·W, C), a view for channels-last and for contiguous tensors."""
     n, c, h, w = features.shape
-    if features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
+    if _is_channels_last(features):
         return features.permute(0, 2, 3, 1).reshape(n, h * w, c)
     return features.reshape(n, c, h * w).transpose(1, 2)
 
