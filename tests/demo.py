@@ -197,7 +197,7 @@ async def demo(photo: Path, style: str, method: str | None, max_side: int, steps
                                   choices[0])
                     await you.click(menu, data=chosen["callback_data"])
                     result = await you.wait_for(lambda m: m.photo and m.buttons, timeout=timeout)
-                    out.write_bytes(result.photo_bytes)
+                    result.photo_image.save(out)  # in the format of --out (the bot uploads a JPEG)
                     await you.click(result, "9")
                     await you.send("/stats")
                     await you.wait_for_text("ratings", timeout=20)
