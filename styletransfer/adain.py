@@ -26,7 +26,7 @@ from .layers import ReflectionPad2d
 from .ops import adain, mean_std
 from .vgg import VGG19Features, load_vgg19
 
-__all__ = ["FEATURE_SCALE", "Decoder", "AdaINModel", "load_adain", "adain_target", "ENCODER_LAYER", "STATS_LAYERS"]
+__all__ = ["FEATURE_SCALE", "Decoder", "AdaINModel", "load_adain", "adain_target", "ENCODER_LAYER", "STATS_LAYERS", "decoder_width"]
 
 #: Encoder output layer (the AdaIN layer works on these features).
 ENCODER_LAYER = "relu4_1"
@@ -61,24 +61,39 @@ class Decoder(nn.Module):
     Layout of Huang & Belongie (2017): 3x3 convs with reflection padding and
     ReLU, nearest-neighbour 2x upsampling followed by a conv (no transposed
     convs, so no checkerboard artefacts), and no normalisation layers.
-    512 -> 256 (up) 256 x3 -> 128 (up) 128 -> 64 (up) 64 -> 3.
+    512 -> 256 (up) 256 x3 -> 128 (up) 128 -> 64 (up) 64 -> 3 at ``width=1``;
+    ``width=0.5`` halves every hidden channel count (about 1/4 of the compute,
+    the "half-width" decoder trained on CPU).
 
     Input: (N, 512, h, w) relu4_1 features (raw VGG units; divided by
     ``FEATURE_SCALE["relu4_1"]`` first). Output: (N, 3, 8h, 8w) RGB,
     unbounded (trained towards [0, 1]; callers clamp).
+
+    Raises:
+        ValueError: ``width`` not in (0, 1].
     """
 
-    def __init__(self) -> None:
+    def __init__(self, width: float = 1.0) -> None:
         super().__init__()
+        if not 0 < width <= 1:
+            raise ValueError(f"decoder width must be in (0, 1], got {width}")
+        self.width = float(width)
+        c256, c128, c64 = (max(8, int(round(c * width))) for c in (256, 128, 64))
         self.net = nn.Sequential(
-            *_conv(512, 256), _up(),
-            *_conv(256, 256), *_conv(256, 256), *_conv(256, 256), *_conv(256, 128), _up(),
-            *_conv(128, 128), *_conv(128, 64), _up(),
-            *_conv(64, 64), *_conv(64, 3, relu=False),
+            *_conv(512, c256), _up(),
+            *_conv(c256, c256), *_conv(c256, c256), *_conv(c256, c256), *_conv(c256, c128), _up(),
+            *_conv(c128, c128), *_conv(c128, c64), _up(),
+            *_conv(c64, c64), *_conv(c64, 3, relu=False),
         )  # fmt: skip
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.net(features * (1.0 / FEATURE_SCALE[ENCODER_LAYER]))
+
+
+def decoder_width(state: dict) -> float:
+    """Width of the :class:`Decoder` a state dict was saved from (1.0 or e.g. 0.5),
+    read from the first conv's output channels."""
+    return float(state["net.1.weight"].shape[0]) / 256.0
 
 
 def adain_target(
@@ -274,7 +289,7 @@ class AdaINModel(nn.Module):
 
 def decoder_from_state(state: dict, device: str | torch.device = "cpu") -> Decoder:
     """Build a :class:`Decoder` on ``device`` from a state dict."""
-    dec = Decoder()
+    dec = Decoder(width=decoder_width(state))
     dec.load_state_dict(state)
     return dec.to(device).to(memory_format=torch.channels_last).eval()
 

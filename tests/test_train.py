@@ -1,5 +1,5 @@
-"""stylize-train: a couple of real steps of each trainer on tiny crops of the
-shared training data, checkpoint export, and resuming (step counter continues)."""
+"""stylize-train: a few real steps of each trainer on tiny crops of the shared
+training data, the caches, the evaluation grid, checkpoint export and resuming."""
 
 from __future__ import annotations
 
@@ -8,21 +8,27 @@ import json
 import pytest
 import torch
 
-from styletransfer.checkpoints import load_checkpoint
-from styletransfer.adain import Decoder
+from styletransfer.adain import Decoder, decoder_width
+from styletransfer.checkpoints import load_checkpoint, sha256_file
 from styletransfer.johnson import TransformerNet
-from styletransfer.train import main
+from styletransfer.training.cli import main
 
 
 def _state(path):
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
+def _adain_args(shared_data, tmp_path, *extra):
+    return ["adain", "--content", str(shared_data / "train" / "content"), "--style",
+            str(shared_data / "train" / "style"), "--batch", "2", "--crop", "32", "--quiet",
+            "--bank-size", "24", "--style-bank-size", "24", "--cache-dir", str(tmp_path / "cache"),
+            "--photo-style-fraction", "0.5", "--threads", "1", *extra]
+
+
 def test_adain_trains_exports_and_resumes(shared_data, tmp_path):
     out, state = tmp_path / "decoder.safetensors", tmp_path / "adain.train-state.pt"
-    common = ["adain", "--content", str(shared_data / "train" / "content"), "--style",
-              str(shared_data / "train" / "style"), "--batch", "2", "--crop", "32", "--out", str(out),
-              "--state", str(state), "--checkpoint-every", "1", "--quiet", "--photo-style-fraction", "0.5"]
+    common = _adain_args(shared_data, tmp_path, "--out", str(out), "--state", str(state), "--checkpoint-every", "1",
+                         "--no-eval")
     assert main([*common, "--steps", "2"]) == 0
     assert _state(state)["step"] == 2
     weights, card = load_checkpoint(out)
@@ -30,6 +36,11 @@ def test_adain_trains_exports_and_resumes(shared_data, tmp_path):
     assert card["steps"] == 2 and card["method"] == "adain" and card["crop"] == 32
     assert card["loss_weights"] == {"content": 1.0, "style": 10.0}
     assert all(v is not None and v > 0 for v in card["recent_mean_losses"].values())
+    # every style layer's share is logged, and paths are relative to the repository
+    assert {"style_relu1_1", "style_relu4_1"} <= set(card["recent_mean_losses"])
+    assert not card["content_dir"].startswith("/") and card["content_dir"].endswith("train/content")
+    assert card["cpu_hours"] > 0 and card["heldout_styles"] == sorted(
+        ["la_muse", "asheville", "woman_in_peasant_dress_cropped"])
     before = _state(state)["model"]
 
     assert main([*common, "--steps", "3", "--resume"]) == 0
@@ -39,18 +50,87 @@ def test_adain_trains_exports_and_resumes(shared_data, tmp_path):
     assert not torch.equal(before["net.1.weight"], st["model"]["net.1.weight"])  # it kept training
 
 
+def test_banks_are_cached_and_hold_real_features(shared_data, tmp_path):
+    """The content bank's features are the VGG relu4_1 of its crops; a second run reuses both banks."""
+    from styletransfer.training.data import ContentBank, ImageBank, StyleBank, list_images
+    from styletransfer.vgg import load_vgg19
+
+    vgg = load_vgg19("cpu")
+    photos = ImageBank(list_images(shared_data / "train" / "content")[:6], short_side=64)
+    art = ImageBank(list_images(shared_data / "train" / "style")[:3], short_side=96, long_side=96)
+    bank = ContentBank(photos, 32, 10, vgg, tmp_path, seed=3, bf16=False, batch=4)
+    crops, feats = bank.batch(torch.tensor([7, 2]))
+    assert crops.shape == (2, 3, 32, 32) and feats.shape == (2, 512, 4, 4)
+    assert 0 <= float(crops.min()) and float(crops.max()) <= 1
+    direct = vgg.encode(crops, "relu4_1")
+    assert torch.allclose(feats, direct, rtol=2e-3, atol=0.5)  # fp16 storage
+    sbank = StyleBank(art, photos, 32, 8, 0.5, vgg, tmp_path, seed=3, bf16=False, batch=4)
+    stats = sbank.batch(torch.tensor([0, 5]))
+    assert stats["relu1_1"][0].shape == (2, 64, 1, 1) and stats["relu4_1"][1].shape == (2, 512, 1, 1)
+    assert bool((stats["relu4_1"][1] > 0).all())
+    built = bank.meta_path.stat().st_mtime_ns, sbank.meta_path.stat().st_mtime_ns
+    again = ContentBank(photos, 32, 10, vgg, tmp_path, seed=3, bf16=False, batch=4)
+    sagain = StyleBank(art, photos, 32, 8, 0.5, vgg, tmp_path, seed=3, bf16=False, batch=4)
+    assert (again.meta_path.stat().st_mtime_ns, sagain.meta_path.stat().st_mtime_ns) == built
+    assert torch.equal(again.batch(torch.tensor([7]))[1], feats[1:])
+
+
+def test_half_width_inverter_then_adain_with_grid(shared_data, tmp_path):
+    """A half-width decoder trains as a feature inverter first, then with the AdaIN loss;
+    the grid scores it and the export carries the grid figures; the engine loads the width."""
+    out, state = tmp_path / "decoder.safetensors", tmp_path / "adain.pt"
+    args = _adain_args(shared_data, tmp_path, "--out", str(out), "--state", str(state), "--width", "0.5",
+                       "--inverter-steps", "2", "--eval-size", "48", "--eval-every", "0", "--steps", "3",
+                       "--checkpoint-every", "1")
+    assert main(args) == 0
+    st = _state(state)
+    assert st["history"]["pixel"] and st["history"]["style"]  # both phases ran
+    weights, card = load_checkpoint(out)
+    assert decoder_width(weights) == 0.5 and card["decoder_width"] == 0.5
+    assert card["grid"]["step"] == 3 and set(card["grid"]) >= {"presets", "heldout", "score"}
+    assert card["grid"]["presets"]["pairs"] == 4 * 7 and card["grid"]["heldout"]["pairs"] == 4 * 3
+    from styletransfer.adain import load_adain
+
+    model = load_adain("cpu", path=out)
+    assert model.decoder.width == 0.5
+    assert model.stylize(torch.rand(1, 3, 40, 56), [torch.rand(1, 3, 32, 32)]).shape == (1, 3, 40, 56)
+
+
 def test_johnson_trains_exports_and_resumes(shared_data, tmp_path):
     out, state = tmp_path / "starry_night.safetensors", tmp_path / "j.train-state.pt"
     common = ["johnson", "--style", "starry_night", "--content", str(shared_data / "train" / "content"),
               "--batch", "2", "--crop", "32", "--out", str(out), "--state", str(state), "--quiet",
-              "--checkpoint-every", "5"]
+              "--checkpoint-every", "5", "--no-eval", "--threads", "1"]
     assert main([*common, "--steps", "1"]) == 0
     weights, card = load_checkpoint(out)
     TransformerNet().load_state_dict(weights)
     assert card["steps"] == 1 and card["method"] == "johnson" and card["style_size"] == 64
     assert set(card["loss_weights"]) == {"content", "style", "tv"}
+    assert card["style_image"] == "styletransfer/presets/starry_night.jpg"
     assert main([*common, "--steps", "2", "--resume"]) == 0
     assert _state(state)["step"] == 2 and load_checkpoint(out)[1]["steps"] == 2
+
+
+def test_johnson_finetune_names_its_parent_and_exports_on_improvement(shared_data, tmp_path):
+    parent, out = tmp_path / "parent.safetensors", tmp_path / "great_wave.safetensors"
+    base = ["johnson", "--content", str(shared_data / "train" / "content"), "--batch", "2", "--crop", "32",
+            "--quiet", "--threads", "1", "--cache-dir", str(tmp_path / "cache")]
+    assert main([*base, "--style", "starry_night", "--steps", "2", "--no-eval", "--out", str(parent),
+                 "--state", str(tmp_path / "p.pt")]) == 0
+    assert main([*base, "--style", "great_wave", "--steps", "1", "--out", str(out), "--state",
+                 str(tmp_path / "g.pt"), "--finetune-from", str(parent), "--eval-size", "48"]) == 0
+    card = load_checkpoint(out)[1]
+    assert card["steps"] == 1  # a fine-tune counts its own steps
+    assert card["finetuned_from"]["sha256"] == sha256_file(parent) and card["finetuned_from"]["steps"] == 2
+    assert card["grid"]["preset"]["pairs"] == 4 and card["grid_score"] == card["grid"]["score"]
+    # a worse grid does not overwrite the export: fake a best score nobody can beat, then resume
+    st = _state(tmp_path / "g.pt")
+    st["best"] = {"score": -1.0, "step": 0}
+    torch.save(st, tmp_path / "g.pt")
+    sha = sha256_file(out)
+    assert main([*base, "--style", "great_wave", "--steps", "2", "--out", str(out), "--state",
+                 str(tmp_path / "g.pt"), "--resume", "--eval-size", "48"]) == 0
+    assert sha256_file(out) == sha and _state(tmp_path / "g.pt")["step"] == 2
 
 
 def test_refuses_eval_images_and_bad_resume(shared_data, tmp_path):
@@ -61,14 +141,14 @@ def test_refuses_eval_images_and_bad_resume(shared_data, tmp_path):
         main(["johnson", "--style", "starry_night", "--content", str(shared_data / "train" / "content"),
               "--steps", "1", "--out", str(tmp_path / "x.safetensors"), "--state", str(tmp_path / "none.pt"),
               "--resume"])
+    with pytest.raises(SystemExit, match="holdout"):
+        main(_adain_args(shared_data, tmp_path, "--holdout", "no_such_painting", "--steps", "1"))
 
 
 def test_warm_start_from_exported_weights(shared_data, tmp_path):
     """--init-weights continues from an fp16 export when the training state is gone."""
     first, second = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
-    common = ["adain", "--content", str(shared_data / "train" / "content"), "--style",
-              str(shared_data / "train" / "style"), "--batch", "2", "--crop", "32", "--quiet",
-              "--checkpoint-every", "1"]
+    common = _adain_args(shared_data, tmp_path, "--checkpoint-every", "1", "--no-eval")
     assert main([*common, "--steps", "2", "--out", str(first), "--state", str(tmp_path / "a.pt")]) == 0
     exported, _ = load_checkpoint(first)
     assert main([*common, "--steps", "3", "--out", str(second), "--state", str(tmp_path / "b.pt"),

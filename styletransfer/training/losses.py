@@ -1,0 +1,126 @@
+"""Training losses of the AdaIN decoder and the Johnson nets.
+
+Feature maps come from the raw Caffe VGG-19, whose relu4_1 is ~25x its
+relu1_1; every term is measured in units of its layer's mean activation
+(:data:`styletransfer.adain.FEATURE_SCALE`) so that no layer dominates, and
+each style layer's term is reported separately so the balance can be checked.
+Losses are computed in fp32 even under bf16 autocast.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..adain import ENCODER_LAYER, FEATURE_SCALE, STATS_LAYERS, Decoder
+from ..johnson import TransformerNet
+from ..ops import adain, gram_matrix, mean_std, total_variation
+from ..vgg import VGG19Features
+
+__all__ = ["scaled_mse", "AdaINLoss", "JohnsonLoss", "JOHNSON_STYLE_LAYERS", "JOHNSON_CONTENT_LAYER"]
+
+JOHNSON_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+JOHNSON_CONTENT_LAYER = "relu2_2"
+
+
+def scaled_mse(a: torch.Tensor, b: torch.Tensor, layer: str) -> torch.Tensor:
+    """MSE of two feature tensors of ``layer`` in units of its mean activation (fp32 scalar)."""
+    scale = FEATURE_SCALE[layer]
+    return F.mse_loss(a.float() / scale, b.float() / scale)
+
+
+class AdaINLoss(nn.Module):
+    """Losses of Huang & Belongie (2017) around a trainable :class:`Decoder`,
+    fed from cached content features and style statistics.
+
+    Args:
+        decoder: the decoder being trained.
+        encoder: frozen VGG-19 (gradients flow to its input only).
+    """
+
+    def __init__(self, decoder: Decoder, encoder: VGG19Features) -> None:
+        super().__init__()
+        self.decoder = decoder
+        self.encoder = encoder
+
+    def adain_loss(self, f_c: torch.Tensor, style: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """Content loss ‖f(g(t)) − t‖² at relu4_1 and style loss Σ_l ‖μ(φ_l(g)) − μ_s‖² + ‖σ(φ_l(g)) − σ_s‖²
+        (paper, eqs. 11-12), with t = AdaIN(f_c, μ_s, σ_s).
+
+        Args:
+            f_c: (B, 512, h, w) relu4_1 features of the content crops, fp32.
+            style: ``{layer: (mean, std)}`` each (B, C, 1, 1) fp32, for relu1_1..relu4_1.
+
+        Returns:
+            ``{"content", "style", "style_relu1_1", …}`` scalar tensors; only
+            "content" and "style" enter the total, the per-layer terms are logs.
+        """
+        with torch.no_grad():
+            t = adain(f_c, *style[ENCODER_LAYER])
+        g = self.decoder(t.contiguous(memory_format=torch.channels_last))
+        feats = self.encoder(g, STATS_LAYERS)
+        out = {"content": scaled_mse(feats[ENCODER_LAYER], t, ENCODER_LAYER)}
+        total = torch.zeros((), device=f_c.device)
+        for name in STATS_LAYERS:
+            mu, sigma = mean_std(feats[name].float())
+            term = scaled_mse(mu, style[name][0], name) + scaled_mse(sigma, style[name][1], name)
+            out[f"style_{name}"] = term.detach()
+            total = total + term
+        out["style"] = total
+        return out
+
+    def inverter_loss(self, crops: torch.Tensor, f_c: torch.Tensor, feature_weight: float = 0.0) -> dict[str, torch.Tensor]:
+        """Feature-inverter warm start (the decoders of Li et al. 2017, "Universal
+        Style Transfer via Feature Transforms"): decode the crops' own relu4_1
+        and compare pixels (MSE, RGB in [0, 1]), optionally plus the relu4_1
+        feature loss (one more VGG pass).
+
+        Args:
+            crops: (B, 3, H, W) in [0, 1]; f_c: their relu4_1 (B, 512, H/8, W/8).
+        """
+        g = self.decoder(f_c.contiguous(memory_format=torch.channels_last))
+        out = {"pixel": F.mse_loss(g.float(), crops.float())}
+        if feature_weight > 0:
+            out["feature"] = scaled_mse(self.encoder.encode(g, ENCODER_LAYER), f_c, ENCODER_LAYER)
+        return out
+
+
+class JohnsonLoss(nn.Module):
+    """Perceptual losses of Johnson et al. (2016) around a :class:`TransformerNet`:
+    feature loss at relu2_2, Gram-matrix style loss over relu1_1..relu4_1 against
+    one style image, total variation.
+
+    Args:
+        net: the transformation net being trained.
+        encoder: frozen VGG-19.
+        style: (1, 3, H, W) style image in [0, 1].
+    """
+
+    def __init__(self, net: TransformerNet, encoder: VGG19Features, style: torch.Tensor) -> None:
+        super().__init__()
+        self.net = net
+        self.encoder = encoder
+        device = next(iter(encoder.buffers())).device
+        with torch.no_grad():
+            feats = encoder(style.to(device), JOHNSON_STYLE_LAYERS)
+            self.style_grams = {k: gram_matrix(v.float()) for k, v in feats.items()}
+
+    def forward(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        """content (B, 3, H, W) in [0, 1] -> ``{"content", "style", "tv", "style_relu1_1", …}``."""
+        layers = tuple(dict.fromkeys((JOHNSON_CONTENT_LAYER, *JOHNSON_STYLE_LAYERS)))
+        with torch.no_grad():
+            target = self.encoder.encode(content, JOHNSON_CONTENT_LAYER).float()
+        out_img = self.net(content)
+        feats = self.encoder(out_img, layers)
+        out = {"content": scaled_mse(feats[JOHNSON_CONTENT_LAYER], target, JOHNSON_CONTENT_LAYER)}
+        total = torch.zeros((), device=content.device)
+        for name in JOHNSON_STYLE_LAYERS:
+            g = gram_matrix(feats[name])
+            # a Gram matrix scales with the square of the features
+            term = scaled_mse(g, self.style_grams[name].expand_as(g), name) / FEATURE_SCALE[name] ** 2
+            out[f"style_{name}"] = term.detach()
+            total = total + term
+        out["style"] = total
+        out["tv"] = total_variation(out_img.float())
+        return out
