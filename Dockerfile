@@ -24,7 +24,9 @@ RUN pip install --extra-index-url "$TORCH_INDEX" . \
 USER stylebot
 VOLUME /data
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\", \"8080\")}/healthz', timeout=4)" || exit 1
+# `stylebot check`: settings, weights (sha256), database at head, /data writable, the token (getMe)
+# and the running bot's /healthz (inference process alive); exit 0 only when all are OK
+HEALTHCHECK --interval=60s --timeout=20s --start-period=90s --retries=3 \
+    CMD ["stylebot", "check", "--healthz"]
 STOPSIGNAL SIGTERM
 CMD ["stylebot"]

@@ -9,12 +9,13 @@ import asyncio
 import json
 import logging
 import signal
+import sys
 
 from aiohttp import web
 from telegram import Update
 
 from .app import build_application, start_services, stop_services
-from .config import Settings, load_settings
+from .config import Settings, SettingsError, load_settings
 from .logs import setup_logging
 
 log = logging.getLogger("bot")
@@ -101,10 +102,37 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             pass
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("stylebot")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stylebot", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"stylebot {_version()}")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the bot (the default)")
+    check = sub.add_parser("check", help="check settings, weights, device, database, data folder and the token")
+    check.add_argument("--offline", action="store_true", help="do not call the Bot API (getMe)")
+    check.add_argument("--healthz", action="store_true", help="also ask the running bot's /healthz (Docker healthcheck)")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="stylebot", description=__doc__)
-    parser.parse_args(argv)
-    settings = load_settings()
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"stylebot: configuration error:\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if args.command == "check":
+        from .check import main as check_main
+
+        raise SystemExit(check_main(settings, offline=args.offline, healthz=args.healthz))
     setup_logging(settings.log_level, settings.token)
     asyncio.run(serve(settings))
 

@@ -6,13 +6,26 @@ Every setting is listed with a comment in ``.env.example``.  The bot token is a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "load_settings", "SettingsError", "describe_errors"]
+
+#: The token placeholder of ``.env.example``.
+PLACEHOLDER_TOKEN = "123456789:replace-me"
+_TOKEN_RE = re.compile(r"^[0-9]+:[A-Za-z0-9_-]+$")
+HOW_TO_GET_A_TOKEN = (
+    "Get a token from @BotFather in Telegram (send it /newbot), then put it in a .env file next to where you "
+    "start stylebot (cp .env.example .env and edit TELEGRAM_BOT_TOKEN=...) or export TELEGRAM_BOT_TOKEN."
+)
+
+
+class SettingsError(Exception):
+    """The settings cannot be used; ``str()`` is one line per problem, for a person."""
 
 
 class Settings(BaseSettings):
@@ -43,10 +56,72 @@ class Settings(BaseSettings):
 
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
-    host: str = "0.0.0.0"
-    port: int = 8080
+    host: str = Field("0.0.0.0", min_length=1, description="address of the HTTP server")
+    port: int = Field(8080, ge=0, le=65535, description="port of the HTTP server; 0 disables it in polling mode")
 
     log_level: str = "INFO"
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value().strip()
+        if token == PLACEHOLDER_TOKEN:
+            raise ValueError("is still the placeholder from .env.example")
+        if not _TOKEN_RE.match(token):
+            raise ValueError("does not look like a bot token (digits, a colon, then letters, digits, _ or -)")
+        return SecretStr(token)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return value.upper()
+
+    @field_validator("telegram_base_url", "telegram_base_file_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value or ""):
+            raise ValueError("must be an http(s) URL such as https://api.telegram.org/bot")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError("must be an SQLAlchemy async URL: sqlite+aiosqlite:///path/to/file.db or "
+                             "postgresql+asyncpg://user:password@host/dbname")
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: Path) -> Path:
+        if not str(value).strip() or str(value) == ".":
+            raise ValueError("must name a folder, e.g. data or /data")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not re.match(r"^[A-Za-z0-9_-]{1,256}$", value.get_secret_value()):
+            raise ValueError("must be 1-256 characters A-Z, a-z, 0-9, _ or - (Telegram's rule for secret_token)")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https_url(cls, value: str | None) -> str | None:
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL such as https://bot.example.org")
+        return value or None
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -56,11 +131,6 @@ class Settings(BaseSettings):
         if isinstance(value, int):
             return [value]
         return value
-
-    @field_validator("log_level")
-    @classmethod
-    def _upper(cls, value: str) -> str:
-        return value.upper()
 
     @property
     def token(self) -> str:
@@ -80,6 +150,39 @@ class Settings(BaseSettings):
         return self.data_dir / "users"
 
 
+def describe_errors(exc: ValidationError) -> str:
+    """One line per invalid setting: its variable name, the value given (never the
+    token's) and what is allowed; a missing token says how to get one."""
+    lines = []
+    for err in exc.errors():
+        name = str(err["loc"][0]).upper() if err.get("loc") else "SETTINGS"
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        if name == "TELEGRAM_BOT_TOKEN":
+            if err.get("type") == "missing":
+                lines.append(f"TELEGRAM_BOT_TOKEN is not set. {HOW_TO_GET_A_TOKEN}")
+            else:
+                lines.append(f"TELEGRAM_BOT_TOKEN {msg}. {HOW_TO_GET_A_TOKEN}")
+            continue
+        field = Settings.model_fields.get(name.lower())
+        hint = f" ({field.description})" if field is not None and field.description else ""
+        if err.get("type") == "missing":
+            lines.append(f"{name} is required{hint}.")
+            continue
+        value = err.get("input")
+        shown = value if isinstance(value, str) else repr(value)
+        if name == "WEBHOOK_SECRET":
+            shown = "****"  # a secret is never echoed
+        lines.append(f"{name}={shown!s} is not valid: {msg[:1].lower() + msg[1:]}{hint}.")
+    return "\n".join(lines)
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings (environment, then ``.env``); keyword overrides win."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read the settings (environment, then ``.env``); keyword overrides win.
+
+    Raises:
+        SettingsError: a setting is missing or invalid (message from :func:`describe_errors`).
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc)) from None

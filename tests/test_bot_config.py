@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -93,3 +94,69 @@ def test_setup_logging_quietens_httpx_and_redacts(tmp_path):
     assert result.returncode == 0, result.stderr
     assert TOKEN not in result.stderr
     assert result.stderr.count("<token>") == 2
+
+
+#: A wrong value for every setting, and a word the message must contain.
+WRONG = {
+    "telegram_bot_token": ("not a token", "BotFather"),
+    "telegram_base_url": ("", "TELEGRAM_BASE_URL"),
+    "telegram_base_file_url": ("", "TELEGRAM_BASE_FILE_URL"),
+    "database_url": ("nosuchdb://x", "DATABASE_URL"),
+    "data_dir": ("", "DATA_DIR"),
+    "device": ("tpu", "'cuda'"),
+    "max_side": ("abc", "integer"),
+    "gatys_steps": ("0", "greater than or equal to 1"),
+    "admin_ids": ("alice", "ADMIN_IDS"),
+    "max_queued_per_user": ("-1", "greater than or equal to 1"),
+    "max_queue": ("many", "integer"),
+    "max_download_mb": ("0", "greater than 0"),
+    "album_wait_s": ("-2", "greater than or equal to 0"),
+    "progress_interval_s": ("soon", "number"),
+    "rate_limit": ("maybe", "boolean"),
+    "rate_limit_per_s": ("0", "greater than 0"),
+    "rate_limit_retries": ("-1", "greater than or equal to 0"),
+    "webhook_url": ("ftp://x", "http"),
+    "webhook_secret": ("has spaces!", "WEBHOOK_SECRET"),
+    "host": ("", "HOST"),
+    "port": ("99999", "65535"),
+    "log_level": ("LOUD", "DEBUG"),
+}
+
+
+def test_every_setting_has_a_wrong_value_case():
+    assert set(WRONG) == set(Settings.model_fields)
+
+
+@pytest.mark.parametrize("name", sorted(WRONG))
+def test_wrong_value_is_one_clear_line(monkeypatch, tmp_path, name):
+    """Each bad setting gives one line naming the variable, the value (never the token) and what is allowed."""
+    from bot.config import SettingsError, load_settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    value, word = WRONG[name]
+    monkeypatch.setenv(name.upper(), value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert len(message.splitlines()) == 1, message
+    assert name.upper() in message and word in message, message
+    assert "Traceback" not in message and "pydantic" not in message.lower()
+    if name not in ("telegram_bot_token", "webhook_secret"):
+        assert f"={value}" in message
+    else:
+        assert value not in message  # secrets are never echoed
+    assert TOKEN not in message
+
+
+def test_stylebot_without_token_exits_2_without_traceback(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    env["MAX_SIDE"] = "abc"
+    result = subprocess.run([sys.executable, "-m", "bot"], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                            env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr and "@BotFather" in result.stderr and ".env" in result.stderr
+    assert "MAX_SIDE=abc is not valid" in result.stderr
+    version = subprocess.run([sys.executable, "-m", "bot", "--version"], capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and version.stdout.startswith("stylebot ")
