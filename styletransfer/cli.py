@@ -87,7 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="random seed for reproducible results")
     p.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("--version", action="version", version=f"{PROG} (stylebot) {_version()}")
     return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("stylebot")
+    except PackageNotFoundError:  # pragma: no cover - a bare source tree
+        return "unknown"
 
 
 def _fail(message: str, code: int = 1) -> int:

@@ -119,3 +119,13 @@ def test_presets_listing_does_not_import_torch():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines()[-1] == "False"
+
+
+def test_version_and_shipped_sample(capsys):
+    """`stylize --version` answers; the quick start's sample photo ships inside the package."""
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("stylize (stylebot) ")
+    sample = REPO / "styletransfer" / "samples" / "tubingen.jpg"
+    with Image.open(sample) as img:
+        assert img.size == (1024, 768)
+    assert "tubingen.jpg" in (REPO / "NOTICE").read_text()
