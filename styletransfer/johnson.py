@@ -22,7 +22,7 @@ from .checkpoints import johnson_path, load_checkpoint, require
 from .errors import InvalidOptionError
 from .layers import InstanceNorm2d, ReflectionPad2d
 
-__all__ = ["TransformerNet", "load_johnson", "stylize_johnson"]
+__all__ = ["TransformerNet", "load_johnson", "stylize_johnson", "net_width", "net_from_state"]
 
 _STRIDE = 4  # two stride-2 convolutions
 
@@ -57,22 +57,28 @@ class TransformerNet(nn.Module):
     9x9 conv (32) -> two stride-2 3x3 convs (64, 128) -> 5 residual blocks
     (128) -> two nearest-upsample + 3x3 convs (64, 32) -> 9x9 conv (3).
     Reflection padding and affine instance norm throughout; the output goes
-    through a sigmoid, so it lies in (0, 1).
+    through a sigmoid, so it lies in (0, 1). ``width=0.5`` halves every channel
+    count (16, 32, 64): about 1/4 of the compute, the half-width nets that
+    jcjohnson/fast-neural-style reports to work nearly as well.
 
     Input (N, 3, H, W) in [0, 1], any H, W (reflect-padded to a multiple of 4
     inside, cropped back). Output (N, 3, H, W) in (0, 1).
     """
 
-    def __init__(self, residual_blocks: int = 5) -> None:
+    def __init__(self, residual_blocks: int = 5, width: float = 1.0) -> None:
         super().__init__()
+        if not 0 < width <= 1:
+            raise ValueError(f"net width must be in (0, 1], got {width}")
+        self.width = float(width)
+        c32, c64, c128 = (max(8, int(round(c * width))) for c in (32, 64, 128))
         self.net = nn.Sequential(
-            _ConvLayer(3, 32, 9),
-            _ConvLayer(32, 64, 3, stride=2),
-            _ConvLayer(64, 128, 3, stride=2),
-            *[_Residual(128) for _ in range(residual_blocks)],
-            _UpConv(128, 64),
-            _UpConv(64, 32),
-            _ConvLayer(32, 3, 9, norm=False, relu=False),
+            _ConvLayer(3, c32, 9),
+            _ConvLayer(c32, c64, 3, stride=2),
+            _ConvLayer(c64, c128, 3, stride=2),
+            *[_Residual(c128) for _ in range(residual_blocks)],
+            _UpConv(c128, c64),
+            _UpConv(c64, c32),
+            _ConvLayer(c32, 3, 9, norm=False, relu=False),
         )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -85,14 +91,26 @@ class TransformerNet(nn.Module):
         return out[..., :h, :w]
 
 
+def net_width(state: dict) -> float:
+    """Width of the :class:`TransformerNet` a state dict was saved from (1.0, 0.5, ...),
+    read from the first conv's output channels."""
+    return float(state["net.0.1.weight"].shape[0]) / 32.0
+
+
+def net_from_state(state: dict) -> TransformerNet:
+    """A :class:`TransformerNet` of the right width holding ``state``."""
+    net = TransformerNet(width=net_width(state))
+    net.load_state_dict(state)
+    return net
+
+
 _LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=8)
 def _load_cached(path: str, device: str, mtime_ns: int) -> TransformerNet:
     state, _card = load_checkpoint(path)
-    net = TransformerNet()
-    net.load_state_dict(state)
+    net = net_from_state(state)
     return net.to(device).to(memory_format=torch.channels_last).eval().requires_grad_(False)
 
 
@@ -113,7 +131,7 @@ def load_johnson(preset: str, device: str | torch.device = "cpu") -> Transformer
 
 @torch.inference_mode()
 def stylize_johnson(
-    content: torch.Tensor, preset: str, device: str | torch.device | None = None, bf16: bool = True
+    content: torch.Tensor, preset: str, device: str | torch.device | None = None, bf16: bool | None = None
 ) -> torch.Tensor:
     """Stylize with the Johnson net of ``preset`` in one forward pass.
 
@@ -121,7 +139,8 @@ def stylize_johnson(
         content: (1, 3, H, W) (or (N, 3, H, W)) RGB in [0, 1].
         preset: preset name with a trained net.
         device: default: the content tensor's device.
-        bf16: bfloat16 autocast for the convolutions.
+        bf16: bfloat16 autocast for the convolutions; default: where it is
+            measured faster (:func:`styletransfer.precision.prefer_bf16`).
 
     Returns:
         (N, 3, H, W) RGB in [0, 1], fp32.
@@ -133,6 +152,10 @@ def stylize_johnson(
         raise InvalidOptionError(f"content must be an (N, 3, H, W) tensor, got {tuple(content.shape)}")
     dev = torch.device(device) if device is not None else content.device
     net = load_johnson(preset, dev)
+    if bf16 is None:
+        from .precision import prefer_bf16
+
+        bf16 = prefer_bf16(dev)
     x = content.to(dev).float().contiguous(memory_format=torch.channels_last)
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
         out = net(x)
