@@ -311,7 +311,8 @@ def load_adain(
     Args:
         device: torch device.
         path: decoder ``.safetensors``; default :func:`~styletransfer.checkpoints.adain_decoder_path`.
-        bf16: bfloat16 autocast; default True on CPU and CUDA.
+        bf16: bfloat16 autocast; default: where it is measured faster
+            (:func:`styletransfer.precision.prefer_bf16`).
 
     Raises:
         CheckpointMissingError: no decoder file (message names the training command).
@@ -319,6 +320,10 @@ def load_adain(
     """
     p = require(path or adain_decoder_path(), "AdaIN decoder")
     dev = str(torch.device(device))
+    if bf16 is None:
+        from .precision import prefer_bf16
+
+        bf16 = prefer_bf16(dev)
     with _LOCK:
         # the file's mtime is part of the key: a retrained decoder is picked up
-        return _load_cached(dev, str(p.resolve()), True if bf16 is None else bool(bf16), p.stat().st_mtime_ns)
+        return _load_cached(dev, str(p.resolve()), bool(bf16), p.stat().st_mtime_ns)

@@ -80,29 +80,19 @@ def clear_style_cache() -> None:
         _STYLE_CACHE.clear()
 
 
-@functools.lru_cache(maxsize=None)
-def _cpu_has_native_bf16() -> bool:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as fh:
-            flags = fh.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def bf16_supported(device: str | torch.device) -> bool:
-    """True when bfloat16 autocast is fast on ``device``: a CUDA GPU with bf16,
-    or a CPU with AVX-512 BF16 / AMX (Linux ``/proc/cpuinfo`` flags).
+    """True when bfloat16 autocast is faster on ``device``: a CUDA GPU with bf16,
+    or a CPU where a measured convolution runs faster in bf16
+    (:func:`styletransfer.precision.prefer_bf16`; ``STYLETRANSFER_BF16`` overrides).
 
-    Measured on tubingen + starry_night, 192 px, 40 L-BFGS evaluations, one
-    scale, 1 thread (AVX-512 BF16 CPU): fp32 21.5 s CPU, bf16 11.7 s, with
-    equal or slightly lower fp32 distances (content 0.454 vs 0.456, style
-    0.0456 vs 0.0472).
+    Where it is faster the quality is the same: on tubingen + starry_night,
+    192 px, 40 L-BFGS evaluations, one scale, 1 thread (AMD EPYC, AVX-512
+    BF16): fp32 21.5 s CPU, bf16 11.7 s, with equal or slightly lower fp32
+    distances (content 0.454 vs 0.456, style 0.0456 vs 0.0472).
     """
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and _cpu_has_native_bf16()
+    from .precision import prefer_bf16
+
+    return prefer_bf16(device)
 
 
 def lbfgs_history(numel: int, budget_bytes: int = LBFGS_HISTORY_BYTES) -> int:

@@ -34,7 +34,7 @@ import torch
 
 from ..adain import FEATURE_SCALE, Decoder, _pad_to_stride, decoder_width
 from ..checkpoints import adain_decoder_path, johnson_path
-from ..johnson import TransformerNet
+from ..johnson import TransformerNet, net_width
 from ..ops import adain, mean_std
 from ..vgg import load_vgg19
 from .data import ContentBank, ImageBank, StyleBank, content_augment, list_images, load_rgb
@@ -42,19 +42,11 @@ from .grid import EvalGrid, grid_score, peer_scores
 from .loop import REPO, Recipe, default_state_path, repo_relative, run
 from .losses import JOHNSON_CONTENT_LAYER, JOHNSON_STYLE_LAYERS, AdaINLoss, JohnsonLoss
 
-__all__ = ["main", "build_parser", "DEFAULT_HOLDOUT", "cpu_has_amx"]
+__all__ = ["main", "build_parser", "DEFAULT_HOLDOUT"]
 
 #: Training paintings kept out of the AdaIN decoder's training and scored as unseen
 #: styles: a Cubist Picasso, an abstract and a Cézanne-like figure painting.
 DEFAULT_HOLDOUT = ("la_muse", "asheville", "woman_in_peasant_dress_cropped")
-
-
-def cpu_has_amx() -> bool:
-    """True when /proc/cpuinfo lists AMX bf16 tiles (Intel Sapphire Rapids and later)."""
-    try:
-        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
 
 
 def _default_eval_dir() -> Path | None:
@@ -84,8 +76,8 @@ def _common(p: argparse.ArgumentParser, batch: int, crop: int, default_out: str,
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--checkpoint-every", type=int, default=100, metavar="N", help="state write every N steps")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
-                   help="bfloat16 autocast (default: on with CUDA or a CPU with AMX; fp32 is faster on CPUs "
-                        "without AMX: 1.7x for the VGG pass on the 2-core Xeon, bench/train_speed.py)")
+                   help="bfloat16 autocast (default: where a convolution is measured faster in bf16, "
+                        "styletransfer.precision; fp32 is 1.5x faster on the Xeon without AMX, bench/train_speed.py)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-dir", type=Path, default=None,
@@ -124,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     pj.add_argument("--content-weight", type=float, default=1.0)
     pj.add_argument("--style-weight", type=float, default=10.0)
     pj.add_argument("--tv-weight", type=float, default=1.0)
+    pj.add_argument("--width", type=float, default=1.0, help="net width (0.5: half-width, ~1/4 compute)")
     pj.add_argument("--finetune-from", default=None, metavar="SAFETENSORS",
                     help="start from another style's net (step count starts at 0; the card names the parent)")
     return parser
@@ -235,7 +228,13 @@ def _johnson(args, device: torch.device) -> Recipe:
     style_img = load_rgb(style_path, size)
     style_img.thumbnail((size, size))
     encoder = load_vgg19(device)
-    net = TransformerNet().to(device).to(memory_format=torch.channels_last)
+    width = args.width
+    parent = args.init_weights or args.finetune_from
+    if parent:
+        from ..checkpoints import load_checkpoint
+
+        width = net_width(load_checkpoint(parent)[0])
+    net = TransformerNet(width=width).to(device).to(memory_format=torch.channels_last)
     loss = JohnsonLoss(net, encoder, _to_float(style_img))
     photos = ImageBank(contents, short_side=max(256, args.crop))
     aug = content_augment(args.crop)
@@ -268,7 +267,8 @@ def _johnson(args, device: torch.device) -> Recipe:
         card={"paper": "Johnson et al. 2016", "content_dir": repo_relative(args.content),
               "style_image": repo_relative(style_path), "style_size": size, "n_content": len(contents),
               "content_layer": JOHNSON_CONTENT_LAYER, "style_layers": list(JOHNSON_STYLE_LAYERS),
-              "output": "sigmoid", "grid_size": args.eval_size},
+              "output": "sigmoid", "grid_size": args.eval_size, "net_width": width},
+        phase={"width": width},
     )
 
 
@@ -279,7 +279,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     device = _device(args.device)
     if args.bf16 is None:
-        args.bf16 = device.type == "cuda" or cpu_has_amx()
+        from ..precision import prefer_bf16
+
+        args.bf16 = prefer_bf16(device)
     if args.method == "adain" and args.crop % 8:
         raise SystemExit(f"stylize-train: --crop must be a multiple of 8, got {args.crop}")
     if args.method == "johnson" and not args.out:
