@@ -25,7 +25,11 @@ WEBHOOK_PATH = "/telegram"
 
 def _web_app(application, settings: Settings, webhook: bool) -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "inference_alive": _inference_alive(application)})
+        from .context import KEY
+
+        scheduler = application.bot_data[KEY].scheduler
+        return web.json_response({"ok": True, "inference_alive": _inference_alive(application),
+                                  "inference_ready_s": scheduler.worker.ready_s if scheduler else None})
 
     async def telegram(request: web.Request) -> web.Response:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None

@@ -61,7 +61,7 @@ async def start_services(app: Application) -> None:
     requeued = await store.requeue_unfinished()
     if requeued:
         log.info("%d unfinished job(s) queued again", requeued)
-    worker = InferenceWorker()
+    worker = InferenceWorker(device=settings.device)
     worker.start()
     delivery = Delivery(app.bot, settings)
     scheduler = Scheduler(store, worker, delivery, settings)

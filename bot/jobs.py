@@ -18,6 +18,7 @@ import logging
 import multiprocessing as mp
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -78,9 +79,11 @@ class Cancelled:
 
 @dataclass(frozen=True)
 class Ready:
-    """Sent once by a freshly started inference process."""
+    """Sent once by a freshly started inference process, after it imported torch
+    and loaded the trained nets (``warm_s``: seconds that took inside the process)."""
 
     pid: int
+    warm_s: float = 0.0
 
 
 Outcome = Done | Failed | Cancelled
@@ -98,9 +101,13 @@ class _Generation:
 class InferenceWorker:
     """Runs jobs one at a time in a separate process and restarts it if it dies."""
 
-    def __init__(self, poll_s: float = 0.2) -> None:
+    def __init__(self, poll_s: float = 0.2, device: str = "auto") -> None:
         self._ctx = mp.get_context("spawn")
         self._poll_s = poll_s
+        self._device = device
+        self._spawned_at = 0.0
+        #: seconds from spawn to the process's Ready (imports and nets loaded), or None before
+        self.ready_s: float | None = None
         self._gen: _Generation | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._current: tuple[int, asyncio.Future, Callable[[Progress], None] | None] | None = None
@@ -121,7 +128,10 @@ class InferenceWorker:
 
         self._loop = asyncio.get_running_loop()
         requests, events, cancel = self._ctx.Queue(), self._ctx.Queue(), self._ctx.Event()
-        process = self._ctx.Process(target=worker_main, args=(requests, events, cancel), name="stylebot-inference", daemon=True)
+        process = self._ctx.Process(target=worker_main, args=(requests, events, cancel, self._device),
+                                    name="stylebot-inference", daemon=True)
+        self._spawned_at = time.monotonic()
+        self.ready_s = None
         process.start()
         gen = _Generation(process, requests, events, cancel)
         self._gen = gen
@@ -218,6 +228,10 @@ class InferenceWorker:
                 pass
 
     def _dispatch(self, event: object) -> None:
+        if isinstance(event, Ready):
+            self.ready_s = time.monotonic() - self._spawned_at
+            log.info("inference process ready in %.1f s (pid %s)", self.ready_s, event.pid)
+            return
         current = self._current
         if isinstance(event, _Died):
             if current is not None:

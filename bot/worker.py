@@ -69,8 +69,35 @@ def _exit_with_parent(parent_pid: int, interval_s: float = 1.0) -> None:
             os._exit(0)
 
 
-def worker_main(requests, events, cancel_event) -> None:
-    """Process entry point: serve jobs until a ``None`` request arrives."""
+def warm_up(device: str = "auto") -> float:
+    """Import the engine (torch) and load every trained net that is on disk, so the
+    first job does not pay for it; returns the seconds it took. Never raises (a
+    broken checkpoint is reported by the job that needs it)."""
+    started = time.perf_counter()
+    try:
+        from styletransfer.checkpoints import available_methods
+        from styletransfer.engine import resolve_device
+        from styletransfer.precision import prefer_bf16
+
+        dev = resolve_device(device)
+        prefer_bf16(dev)  # measured once per machine, cached on disk
+        avail = available_methods()
+        if avail.get("johnson"):
+            from styletransfer.johnson import load_johnson
+
+            for preset in avail["johnson"]:
+                load_johnson(preset, dev)
+        if avail.get("adain"):
+            from styletransfer.adain import load_adain
+
+            load_adain(dev)
+    except Exception:  # noqa: BLE001
+        log.warning("warm-up incomplete:\n%s", traceback.format_exc())
+    return time.perf_counter() - started
+
+
+def worker_main(requests, events, cancel_event, device: str = "auto") -> None:
+    """Process entry point: warm up, say Ready, serve jobs until a ``None`` request arrives."""
     import threading
 
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
@@ -78,7 +105,7 @@ def worker_main(requests, events, cancel_event) -> None:
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     from .jobs import Ready
 
-    events.put(Ready(os.getpid()))
+    events.put(Ready(os.getpid(), warm_up(device)))
     while True:
         spec = requests.get()
         if spec is None:

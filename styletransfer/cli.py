@@ -140,16 +140,22 @@ def run(args: argparse.Namespace) -> int:
     if not content.is_file():
         raise StyleTransferError(f"content image {args.content!r} not found")
 
+    # Everything that can be refused is checked before torch is imported (~2 s).
+    from .inputs import StyleOptions, check_method, load_image, resolve_styles
+
+    options = StyleOptions(alpha=args.alpha, preserve_color=args.preserve_color, max_side=args.size,
+                           steps=args.steps, device=args.device, seed=args.seed).validate()
+    content_img = load_image(content, options.max_pixels)
+    styles = resolve_styles([parse_style(s) for s in args.style], options.max_pixels)
+    check_method(args.method, styles)
+
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    from .engine import StyleOptions, stylize
+    from .engine import stylize
     from .gatys import DEFAULT_STEPS
 
-    styles = [parse_style(s) for s in args.style]
-    options = StyleOptions(alpha=args.alpha, preserve_color=args.preserve_color, max_side=args.size,
-                           steps=args.steps, device=args.device, seed=args.seed)
     bar = None
     progress = None
     if args.method == "gatys" and not args.quiet:
@@ -167,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     try:
-        image = stylize(content, styles if len(styles) > 1 else styles[0], args.method, options, progress=progress)
+        image = stylize(content_img, styles, args.method, options, progress=progress)
     finally:
         if bar is not None:
             bar.close()

@@ -23,20 +23,28 @@ Artistic Style Transfer".
 
 from __future__ import annotations
 
-import io
-import os
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Callable, Sequence, Union
+from dataclasses import replace
+from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
-from torchvision.transforms.v2 import functional as TF
 
 from .color import match_color, transfer_luminance
-from .errors import Cancelled, CheckpointMissingError, InvalidOptionError, UnknownPresetError
-from .images import fit_max_side, normalize_image, open_image
-from .presets import PRESETS, is_preset, preset_path
+from .errors import Cancelled, CheckpointMissingError, InvalidOptionError
+from .images import fit_max_side
+from .inputs import (
+    METHODS,
+    CancelFn,
+    ImageInput,
+    ProgressFn,
+    ResolvedStyle,
+    StyleOptions,
+    StyleSpec,
+    check_method,
+    load_image,
+    resolve_styles,
+)
 
 __all__ = [
     "METHODS",
@@ -49,82 +57,6 @@ __all__ = [
     "image_to_tensor",
     "tensor_to_image",
 ]
-
-#: Supported methods, fastest-to-train first.
-METHODS = ("adain", "johnson", "gatys")
-
-ImageInput = Union[str, os.PathLike, bytes, bytearray, Image.Image, io.IOBase]
-#: A style: preset name, image path/bytes/PIL image, or a list of those or of (style, weight) pairs.
-StyleSpec = Union[ImageInput, Sequence[Union[ImageInput, tuple[ImageInput, float]]]]
-ProgressFn = Callable[[int, int, dict], None]
-CancelFn = Callable[[], bool]
-
-
-@dataclass(frozen=True)
-class StyleOptions:
-    """Options of :func:`stylize` (all optional).
-
-    Attributes:
-        alpha: style strength in [0, 1]. AdaIN: feature interpolation
-            (Huang & Belongie 2017, eq. 11); Gatys: multiplies the style
-            weight; Johnson: pixel blend of the output with the content.
-        preserve_color: keep the content's colours (AdaIN/Gatys: recolour the
-            style to the content's colour mean/covariance first; Johnson:
-            luminance-only transfer afterwards).
-        max_side: the content is downscaled so its longer side is at most this
-            (pixels); the output has that size. Never upscaled.
-        style_side: longer side of style images for AdaIN (pixels); Gatys
-            resizes styles to the content's size itself.
-        steps: Gatys loss evaluations in total (default
-            :data:`styletransfer.gatys.DEFAULT_STEPS`); ignored by the others.
-        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``,
-            ``"cuda"`` or ``"cuda:N"``.
-        seed: seeds torch (and Gatys' noise init) for reproducible results.
-        gatys: extra keyword arguments for
-            :func:`styletransfer.gatys.stylize_gatys` (``style_weight``,
-            ``tv_weight``, ``optimizer``, ``scales``, ``init`` …).
-        max_pixels: refuse inputs larger than this (pixels, checked before decoding).
-    """
-
-    alpha: float = 1.0
-    preserve_color: bool = False
-    max_side: int = 1024
-    style_side: int = 512
-    steps: int | None = None
-    device: str = "auto"
-    seed: int | None = None
-    gatys: dict[str, Any] = field(default_factory=dict)
-    max_pixels: int = 40_000_000
-
-    def validate(self) -> "StyleOptions":
-        """Return self if every option is in range.
-
-        Raises:
-            InvalidOptionError: naming the bad option and its allowed range.
-        """
-        try:
-            alpha = float(self.alpha)
-        except (TypeError, ValueError):
-            raise InvalidOptionError(f"alpha must be a number between 0 and 1, got {self.alpha!r}") from None
-        if not 0.0 <= alpha <= 1.0:
-            raise InvalidOptionError(f"alpha must be between 0 and 1, got {self.alpha}")
-        if not isinstance(self.max_side, int) or not 16 <= self.max_side <= 8192:
-            raise InvalidOptionError(f"max_side must be an integer from 16 to 8192 pixels, got {self.max_side!r}")
-        if not isinstance(self.style_side, int) or not 16 <= self.style_side <= 4096:
-            raise InvalidOptionError(f"style_side must be an integer from 16 to 4096 pixels, got {self.style_side!r}")
-        if self.steps is not None and (not isinstance(self.steps, int) or not 1 <= self.steps <= 10_000):
-            raise InvalidOptionError(f"steps must be an integer from 1 to 10000, got {self.steps!r}")
-        return self
-
-
-@dataclass(frozen=True)
-class ResolvedStyle:
-    """One style after parsing: its image, blend weight and cache key (presets only)."""
-
-    image: Image.Image
-    weight: float
-    key: str | None
-    name: str | None  # preset name, or None for an uploaded image
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -149,76 +81,22 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def image_to_tensor(img: Image.Image, device: torch.device | str = "cpu") -> torch.Tensor:
-    """PIL RGB image → (1, 3, H, W) float32 tensor in [0, 1]."""
-    t = TF.to_dtype(TF.pil_to_tensor(img), torch.float32, scale=True)
-    return t.unsqueeze(0).contiguous().to(device)
+    """PIL RGB image → (1, 3, H, W) float32 tensor in [0, 1] (value / 255).
+
+    Plain numpy/torch (no torchvision on the inference path: importing it costs
+    ~2 s because it pulls in ``torch._dynamo``)."""
+    arr = np.asarray(img.convert("RGB") if img.mode != "RGB" else img, dtype=np.uint8)
+    t = torch.from_numpy(arr.copy()).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+    return t.contiguous().to(device)
 
 
 def tensor_to_image(t: torch.Tensor) -> Image.Image:
-    """(1, 3, H, W) or (3, H, W) tensor in [0, 1] → PIL RGB image (rounded to 8 bit)."""
+    """(1, 3, H, W) or (3, H, W) tensor in [0, 1] → PIL RGB image (value · 255,
+    rounded to the nearest 8-bit level, clamped)."""
     if t.dim() == 4:
         t = t[0]
-    t = t.detach().float().clamp(0, 1).cpu()
-    return TF.to_pil_image(TF.to_dtype(t, torch.uint8, scale=True), mode="RGB")
-
-
-def _load(source: ImageInput, max_pixels: int) -> Image.Image:
-    if isinstance(source, Image.Image):
-        return normalize_image(source)
-    return open_image(source, max_pixels=max_pixels)
-
-
-def _looks_like_path(text: str) -> bool:
-    return any(sep in text for sep in ("/", "\\")) or Path(text).suffix != ""
-
-
-def _resolve_one(source: ImageInput, weight: float, max_pixels: int) -> ResolvedStyle:
-    if isinstance(source, str) and is_preset(source):
-        return ResolvedStyle(open_image(preset_path(source)), weight, f"preset:{source}", source)
-    if isinstance(source, str) and not Path(source).exists() and not _looks_like_path(source):
-        raise UnknownPresetError(
-            f"style {source!r} is neither a preset nor an image file; presets: {', '.join(PRESETS)}"
-        )
-    return ResolvedStyle(_load(source, max_pixels), weight, None, None)
-
-
-def resolve_styles(style: StyleSpec, max_pixels: int = 40_000_000) -> list[ResolvedStyle]:
-    """Parse a style spec into images, weights and cache keys.
-
-    ``style`` is a preset name, an image (path, bytes, file object or PIL
-    image), or a list of those and/or ``(style, weight)`` pairs (style
-    interpolation; weights ≥ 0, normalised later).
-
-    Raises:
-        UnknownPresetError: a string that is neither a preset nor an existing file.
-        ImageError: a style file that is not a usable image.
-        InvalidOptionError: empty list or a bad weight.
-    """
-    items = list(style) if isinstance(style, (list, tuple)) and not _is_pair(style) else [style]
-    if not items:
-        raise InvalidOptionError("at least one style is needed")
-    resolved = []
-    for item in items:
-        src, weight = item if _is_pair(item) else (item, 1.0)
-        try:
-            weight = float(weight)
-        except (TypeError, ValueError):
-            raise InvalidOptionError(f"style weight must be a number, got {weight!r}") from None
-        if not weight >= 0 or weight == float("inf"):
-            raise InvalidOptionError(f"style weights must be ≥ 0, got {weight}")
-        resolved.append(_resolve_one(src, weight, max_pixels))
-    if sum(r.weight for r in resolved) <= 0:
-        raise InvalidOptionError("style weights must not all be 0")
-    return resolved
-
-
-def _is_pair(item: Any) -> bool:
-    return (
-        isinstance(item, tuple)
-        and len(item) == 2
-        and isinstance(item[1], (int, float))
-        and not isinstance(item[1], bool)
-    )
+    arr = t.detach().float().clamp(0, 1).mul(255.0).round().to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
+    return Image.fromarray(arr, mode="RGB")
 
 
 def _report(progress: ProgressFn | None, step: int, total: int, **info: Any) -> None:
@@ -275,12 +153,8 @@ def stylize(
     _report(progress, 0, 1, stage="prepare")
 
     styles = resolve_styles(style, options.max_pixels)
-    if method == "johnson" and (len(styles) != 1 or styles[0].name is None):
-        raise InvalidOptionError(
-            "the johnson method works only with a single preset style "
-            f"({', '.join(PRESETS)}); use adain or gatys for your own style images or blends"
-        )
-    content_img = fit_max_side(_load(content, options.max_pixels), options.max_side)
+    check_method(method, styles)
+    content_img = fit_max_side(load_image(content, options.max_pixels), options.max_side)
     if min(content_img.size) < 16:
         raise InvalidOptionError(
             f"the content becomes {content_img.size[0]}×{content_img.size[1]} px at max_side={options.max_side}; "

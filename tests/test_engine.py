@@ -140,3 +140,22 @@ def test_resolve_helpers(tubingen: Path):
         resolve_styles([("udnie", -1.0)])
     with pytest.raises(InvalidOptionError):
         resolve_styles([])
+
+
+def test_inference_path_imports_no_torchvision_and_errors_need_no_torch(tmp_path):
+    """torchvision (and the torch._dynamo it drags in, ~2 s) stays off the inference path,
+    and the CLI refuses bad input before importing torch at all."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import styletransfer.engine, styletransfer.johnson, styletransfer.adain, "
+            "styletransfer.gatys, bot.worker; bad = [m for m in sys.modules if m.startswith(('torchvision', "
+            "'torch._dynamo'))]; print(bad); assert not bad")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    code = ("import sys; from styletransfer.cli import main; "
+            f"code = main(['styletransfer/samples/tubingen.jpg', '-s', 'no_such_style', '-o', '{tmp_path}/o.png']); "
+            "assert code == 1 and 'torch' not in sys.modules, sorted(sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr
