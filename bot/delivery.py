@@ -95,11 +95,12 @@ class Delivery:
 
     async def result(self, job: Job, done: Done) -> int | None:
         """Send the result photo (and the PNG as a file when the input came as a file)."""
-        options = job.options or {}
+        ran = done.ran or {"method": job.method, **(job.options or {})}  # what the inference process ran
+        method = ran.get("method", job.method)
         caption = texts.RESULT_CAPTION.format(
-            style=style_title(job.style_name), method=texts.METHOD_NAMES.get(job.method, job.method),
-            alpha=float(options.get("alpha", 1.0)), seconds=done.seconds,
-            colors=texts.KEEP_COLORS_SUFFIX if options.get("preserve_color") else "",
+            style=style_title(job.style_name), method=texts.METHOD_NAMES.get(method, method),
+            alpha=float(ran.get("alpha", 1.0)), seconds=done.seconds,
+            colors=texts.KEEP_COLORS_SUFFIX if ran.get("preserve_color") else "",
         )
         await self.edit_status(job, texts.DONE_STATUS.format(seconds=done.seconds), force=True)
         data = await asyncio.to_thread(Path(done.output_path).read_bytes)

@@ -57,9 +57,14 @@ class Progress:
 
 @dataclass(frozen=True)
 class Done:
+    """A finished job. ``ran``: the method and options the inference process actually
+    ran with (method, alpha, preserve_color, max_side, steps, width/height of the result):
+    the caption is built from it, so it shows what was painted, not what was asked."""
+
     job_id: int
     output_path: str
     seconds: float
+    ran: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,9 @@ def run_job(spec: JobSpec, emit, cancel) -> object:
         out = Path(spec.output_path)
         out.parent.mkdir(parents=True, exist_ok=True)
         image.save(out, format="PNG")
-        return Done(spec.job_id, str(out), time.perf_counter() - started)
+        ran = {"method": spec.method, "alpha": float(options.alpha), "preserve_color": bool(options.preserve_color),
+               "max_side": options.max_side, "steps": options.steps, "size": list(image.size)}
+        return Done(spec.job_id, str(out), time.perf_counter() - started, ran)
     except EngineCancelled:
         return Cancelled(spec.job_id)
     except StyleTransferError as exc:

@@ -225,6 +225,45 @@ async def test_rerun_buttons_reuse_the_photo(tg, healthy, tubingen):
     assert len(result_photos(tg, fay)) == 3
 
 
+def _tensor(img: Image.Image):
+    import numpy as np
+    import torch
+
+    return torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
+
+
+async def test_rerun_options_reach_the_inference_process_and_change_the_picture(tg, healthy, tubingen):
+    """Weaker and Keep my colours: the caption states what the inference process ran
+    (not what the job row asked for), and the pictures change as they should: the
+    weaker one is closer to the photo, the recoloured one has the photo's colours."""
+    from styletransfer.color import rgb_to_ycbcr
+    from styletransfer.metrics import content_distance
+
+    hal = tg.user(1012, "Hal")
+    sent = photo_bytes(tubingen)
+    await hal.send_photo(sent)
+    first = await result_of(hal, await choose(hal, "starry_night", "johnson"))
+    assert "strength 1.00" in first.text and "your colours" not in first.text, first.text
+    await hal.click(first, texts.WEAKER_BUTTON)
+    status = await hal.wait_for(lambda m: any("Queued" in v for v in m.versions), timeout=WAIT)
+    weaker = await result_of(hal, status)
+    assert "strength 0.75" in weaker.text, weaker.text
+    await hal.click(first, texts.KEEP_COLORS_BUTTON)
+    status = await hal.wait_for(lambda m: any("Queued" in v for v in m.versions) and m.message_id > weaker.message_id,
+                                timeout=WAIT)
+    kept = await result_of(hal, status)
+    assert "your colours" in kept.text and "strength 1.00" in kept.text, kept.text
+
+    out1, out_weak, out_kept = (_tensor(m.photo_image) for m in (first, weaker, kept))
+    photo = Image.open(io.BytesIO(sent)).convert("RGB").resize(first.photo_image.size, Image.Resampling.LANCZOS)
+    x = _tensor(photo)
+    assert out1.shape == out_weak.shape == out_kept.shape == x.shape
+    assert content_distance(out_weak, x) < 0.9 * content_distance(out1, x)
+    assert (out_weak - x).abs().mean() < 0.85 * (out1 - x).abs().mean()
+    chroma = lambda t: rgb_to_ycbcr(t)[:, 1:]  # noqa: E731
+    assert (chroma(out_kept) - chroma(x)).abs().mean() < 0.5 * (chroma(out1) - chroma(x)).abs().mean()
+
+
 async def test_album_is_content_plus_style(tg, healthy, eval_photos, shared_data):
     gus = tg.user(1007, "Gus")
     style_painting = sorted((shared_data / "train" / "style").glob("*.jpg"))[0]
