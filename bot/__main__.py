@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hmac
 import json
 import logging
 import signal
@@ -32,14 +33,18 @@ def _web_app(application, settings: Settings, webhook: bool) -> web.Application:
                                   "inference_ready_s": scheduler.worker.ready_s if scheduler else None})
 
     async def telegram(request: web.Request) -> web.Response:
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        if secret and request.headers.get("X-Telegram-Bot-Api-Secret-Token") != secret:
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):  # constant time
             return web.Response(status=403)
         try:
             data = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            update = Update.de_json(data, application.bot) if isinstance(data, dict) else None
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError):
+            update = None
+        if update is None:
             return web.Response(status=400)
-        await application.update_queue.put(Update.de_json(data, application.bot))
+        await application.update_queue.put(update)
         return web.Response(text="ok")
 
     web_app = web.Application()

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings", "load_settings", "SettingsError", "describe_errors"]
@@ -132,6 +132,14 @@ class Settings(BaseSettings):
             return [value]
         return value
 
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> "Settings":
+        # Without a secret anybody who finds the URL could post fake updates as any user.
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URL is set (webhook mode): anyone who "
+                             "finds the URL could post fake updates; use 1-256 characters A-Z, a-z, 0-9, _ or -")
+        return self
+
     @property
     def token(self) -> str:
         """The bot token in clear text (pass it to PTB only, never log it)."""
@@ -157,6 +165,9 @@ def describe_errors(exc: ValidationError) -> str:
     for err in exc.errors():
         name = str(err["loc"][0]).upper() if err.get("loc") else "SETTINGS"
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        if not err.get("loc"):  # a rule about several settings: the message names them
+            lines.append(msg[:1].upper() + msg[1:] + ".")
+            continue
         if name == "TELEGRAM_BOT_TOKEN":
             if err.get("type") == "missing":
                 lines.append(f"TELEGRAM_BOT_TOKEN is not set. {HOW_TO_GET_A_TOKEN}")

@@ -45,15 +45,21 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _upgrade_sync(url: str) -> None:
-    from alembic import command
+def alembic_config(url: str):
+    """An Alembic ``Config`` for our migrations against ``url`` (for ``command.*``)."""
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(_alembic_dir()))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["skip_logging_config"] = True
-    command.upgrade(cfg, "head")
+    return cfg
+
+
+def _upgrade_sync(url: str) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
 
 
 async def migrate(url: str) -> None:

@@ -120,3 +120,30 @@ async def test_forget_deletes_everything_of_one_user(store):
     stats = await store.stats()
     assert stats.overall.count == 0
     assert await store.has_user(2)
+
+
+async def test_downgrade_to_base_then_upgrade_again(tmp_path):
+    """Every migration's downgrade runs, and the schema comes back whole after it."""
+    import asyncio
+
+    from alembic import command
+
+    from bot.db import alembic_config
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/round.db"
+    await migrate(url)
+    store = Store(url)
+    await _job(store, 1)
+    await store.close()
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "base")
+    with sqlite3.connect(tmp_path / "round.db") as db:
+        tables = {row[0] for row in db.execute("select name from sqlite_master where type='table'")}
+        version = db.execute("select version_num from alembic_version").fetchall()
+    assert not {"users", "sessions", "jobs", "ratings"} & tables and version == []
+    await migrate(url)
+    store = Store(url)
+    try:
+        job = await _job(store, 2)
+        assert (await store.get_job(job.id)).user_id == 2 and await store.queued_total() == 1
+    finally:
+        await store.close()

@@ -53,6 +53,13 @@ async def test_webhook_mode_with_secret_and_healthz(tmp_path):
                 }}
                 async with http.post(f"{base}{WEBHOOK_PATH}", json=update) as response:
                     assert response.status == 403  # no secret header
+                wrong = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-tokem"}
+                async with http.post(f"{base}{WEBHOOK_PATH}", json=update, headers=wrong) as response:
+                    assert response.status == 403  # a wrong secret of the same length
+                right = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
+                for body in (b"{not json", b"\xff\xfe", b"[1, 2]", b'"text"'):
+                    async with http.post(f"{base}{WEBHOOK_PATH}", data=body, headers=right) as response:
+                        assert response.status == 400, body
                 headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
                 async with http.post(f"{base}{WEBHOOK_PATH}", json=update, headers=headers) as response:
                     assert response.status == 200
@@ -62,3 +69,25 @@ async def test_webhook_mode_with_secret_and_healthz(tmp_path):
         finally:
             stop.set()
             await asyncio.wait_for(task, 30)
+
+
+def test_webhook_mode_without_secret_refuses_to_start(tmp_path):
+    """Without WEBHOOK_SECRET anyone who finds the URL could post updates as any user."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": "123:abc", "WEBHOOK_URL": "https://bot.example.org"}
+    env.pop("WEBHOOK_SECRET", None)
+    result = subprocess.run([sys.executable, "-m", "bot"], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                            env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "WEBHOOK_SECRET is required when WEBHOOK_URL is set" in result.stderr
+
+
+def test_secret_is_compared_in_constant_time():
+    import inspect
+
+    from bot import __main__ as main_module
+
+    assert "hmac.compare_digest" in inspect.getsource(main_module._web_app)
