@@ -24,24 +24,48 @@ log = logging.getLogger(__name__)
 RESULT_ATTEMPTS = 3  # tries to send a result through transient network errors
 PHOTO_JPEG_QUALITY = 92  # the photo message; Telegram re-encodes photos as JPEG anyway
 PHOTO_MAX_BYTES = 10 * 2**20  # Telegram's limit for sendPhoto
+DOCUMENT_MAX_BYTES = 50 * 2**20  # Telegram's limit for sendDocument (bots)
+PHOTO_MAX_SIDES_SUM = 10_000  # sendPhoto: width + height at most 10000
+PHOTO_MAX_RATIO = 20  # sendPhoto: the longer side at most 20x the shorter
 
 
-def photo_jpeg(png: bytes, quality: int = PHOTO_JPEG_QUALITY) -> bytes:
+def photo_fits(width: int, height: int) -> bool:
+    """Whether Telegram takes an image of this size as a photo (sides sum ≤ 10000,
+    ratio ≤ 20); otherwise it must go out as a document."""
+    return width + height <= PHOTO_MAX_SIDES_SUM and max(width, height) <= PHOTO_MAX_RATIO * min(width, height)
+
+
+def photo_jpeg(png: bytes, quality: int = PHOTO_JPEG_QUALITY) -> bytes | None:
     """The result PNG re-encoded as a JPEG for ``sendPhoto``: a 1024 px painting is
     ~0.3-0.6 MB instead of 1.5-2 MB of PNG, and even 4096 px stays under Telegram's
-    10 MB photo limit (quality is lowered step by step if it would not).  The
-    lossless PNG still goes out as a document when the user sent a file."""
+    10 MB photo limit (quality is lowered step by step if it would not).  None when
+    even quality 60 is over the limit or the shape is not a valid photo: the result
+    then goes out as a document.  The lossless PNG also goes out as a document when
+    the user sent a file."""
     import io
 
     from PIL import Image
 
     with Image.open(io.BytesIO(png)) as img:
         rgb = img.convert("RGB")
+    if not photo_fits(*rgb.size):
+        return None
     for q in (quality, 85, 75, 60):
         buf = io.BytesIO()
         rgb.save(buf, format="JPEG", quality=q, optimize=True)
         if buf.tell() <= PHOTO_MAX_BYTES:
-            break
+            return buf.getvalue()
+    return None
+
+
+def _jpeg(png: bytes, quality: int = 90) -> bytes:
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as img:
+        buf = io.BytesIO()
+        img.convert("RGB").save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
 
 
@@ -108,10 +132,29 @@ class Delivery:
             await self._retrying(lambda: self.bot.send_document(
                 job.chat_id, document=data, filename=f"stylebot-{job.id}.png", caption=caption))
         photo = await asyncio.to_thread(photo_jpeg, data)
-        message = await self._retrying(lambda: self.bot.send_photo(
-            job.chat_id, photo=photo, caption=caption, reply_markup=keyboards.result(job.id)))
+        message = None
+        if photo is not None:
+            try:
+                message = await self._retrying(lambda: self.bot.send_photo(
+                    job.chat_id, photo=photo, caption=caption, reply_markup=keyboards.result(job.id)))
+            except BadRequest as exc:
+                if "photo" not in str(exc).lower():  # e.g. PHOTO_INVALID_DIMENSIONS: send it as a file instead
+                    raise
+                log.warning("job %s: Telegram refused the result as a photo (%s); sending a document", job.id, exc)
+        if message is None:
+            message = await self._send_as_document(job, data, caption)
         self.forget_job(job.id)
         return message.message_id
+
+    async def _send_as_document(self, job: Job, png: bytes, caption: str):
+        """The result as a file with the rating keyboard: for pictures Telegram would
+        refuse as a photo (size, shape). A PNG over 50 MB goes as a JPEG."""
+        data, name = png, f"stylebot-{job.id}.png"
+        if len(png) > DOCUMENT_MAX_BYTES:
+            data = await asyncio.to_thread(_jpeg, png)
+            name = f"stylebot-{job.id}.jpg"
+        return await self._retrying(lambda: self.bot.send_document(
+            job.chat_id, document=data, filename=name, caption=caption, reply_markup=keyboards.result(job.id)))
 
     async def _retrying(self, send, attempts: int = RESULT_ATTEMPTS):
         """Call ``send()`` again after a transient network error (e.g. 502 Bad Gateway),

@@ -14,7 +14,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from telegram.error import TelegramError
+from telegram.error import TelegramError, TimedOut
 
 from . import texts
 from .config import Settings
@@ -111,12 +111,16 @@ class Scheduler:
                 try:
                     message_id = await self.delivery.result(job, outcome)
                     await self.store.update_job(job.id, result_message_id=message_id)
+                except TimedOut as exc:
+                    # Telegram has most likely got the upload and only its answer was late:
+                    # sending it again (or saying it failed) would be wrong more often than right
+                    log.warning("sending the result of job %s timed out (%s); not sent again", job.id, exc)
                 except (TelegramError, OSError) as exc:
                     log.error("could not deliver the result of job %s: %s", job.id, exc)
                     await self._safe(self.delivery.failed(job, texts.SEND_FAILED))
         elif isinstance(outcome, Cancelled):
-            await self.store.finish_job(job.id, "cancelled")
-            await self._safe(self.delivery.cancelled(job))
+            if await self.store.finish_job(job.id, "cancelled"):  # False after /forget: nothing to tell
+                await self._safe(self.delivery.cancelled(job))
         elif isinstance(outcome, Failed):
             if await self.store.finish_job(job.id, "failed", error=outcome.message):
                 reason = (texts.WORKER_DIED if outcome.worker_died

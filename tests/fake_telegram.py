@@ -707,6 +707,7 @@ class FakeTelegram:
         self._messages: dict[tuple[int, int], FakeMessage] = {}
         self._transcript: list[tuple[int, str]] = []
         self._errors: list[tuple[str, ApiError, int]] = []
+        self._delays: dict[str, float] = {}
         self._changed = asyncio.Event()
         self._poller: asyncio.Future | None = None
         self._poller_request: web.Request | None = None
@@ -783,6 +784,11 @@ class FakeTelegram:
             description = (f"Too Many Requests: retry after {retry_after}" if code == 429
                            else f"Injected error {code}")
         self._errors.append((method, ApiError(code, description, retry_after), times))
+
+    def delay_next(self, method: str, seconds: float) -> None:
+        """Carry out the next call of ``method`` but answer it only after ``seconds``
+        (a slow network: the bot may time out although Telegram has done the call)."""
+        self._delays[method] = seconds
 
     def pending_updates(self) -> int:
         return len(self._updates)
@@ -949,6 +955,9 @@ class FakeTelegram:
             self._notify()
             return web.json_response(err.payload(), status=err.code)
         self._notify()
+        delay = self._delays.pop(method, None)
+        if delay:  # the call took effect; only its answer is late (the client may time out)
+            await asyncio.sleep(delay)
         return web.json_response({"ok": True, "result": result})
 
     async def _read_params(self, request: web.Request) -> tuple[dict[str, Any], dict[str, tuple[str, bytes, str]]]:

@@ -17,6 +17,7 @@ the fake Telegram server (real PTB, real SQLite file, real inference process).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import sqlite3
@@ -31,17 +32,12 @@ from bot.scheduler import Scheduler
 from tests.bot_runner import serving_stylebot
 from tests.fake_telegram import FakeMessage, FakeTelegram, FakeUser
 
-import pytest
-
-
-@pytest.fixture(autouse=True)
-def _adain_available(adain_checkpoints, monkeypatch):
-    """These tests press "Fast" (AdaIN): the spawned inference process and the method
-    menu read the checkpoint folder from the environment."""
-    monkeypatch.setenv("STYLETRANSFER_CHECKPOINTS", str(adain_checkpoints))
+import pytest  # noqa: F401
 
 
 JOB_WAIT = 150.0  # s: the first job starts the inference process (torch import, VGG-19 load)
+# Jobs here run the shipped Johnson net of the first preset ("Preset net"): fast, and it
+# needs nothing beyond what ships in checkpoints/.
 
 
 def _photo(color=(200, 40, 40)) -> bytes:
@@ -93,19 +89,19 @@ async def test_user_limit_and_global_cap_lose_nothing(tmp_path):
 
         # Alice may queue MAX_QUEUED_PER_USER = 2 jobs ...
         for _ in range(2):
-            await _ask(alice, "Fast")
+            await _ask(alice, "Preset net")
             await alice.wait_for_text("Queued: position", timeout=30)
         # ... the third is refused politely; the keyboard and the photos stay
-        alice_menu = await _ask(alice, "Fast")
+        alice_menu = await _ask(alice, "Preset net")
         refusal = await alice.wait_for_text("pictures waiting", timeout=30)
         assert refusal.text == texts.USER_LIMIT.format(count=texts.pictures(2))
         assert alice_menu.buttons, "the method keyboard must stay for a later tap"
 
         # Bob's job fills the global queue (MAX_QUEUE = 3 waiting) ...
-        await _ask(bob, "Fast")
+        await _ask(bob, "Preset net")
         await bob.wait_for_text("Queued: position", timeout=30)
         # ... so Carol hears that the bot is busy
-        carol_menu = await _ask(carol, "Fast")
+        carol_menu = await _ask(carol, "Preset net")
         busy = await carol.wait_for_text("very busy", timeout=30)
         assert busy.text == texts.BUSY.format(queued=texts.pictures(3))
         assert carol_menu.buttons
@@ -123,7 +119,7 @@ async def test_user_limit_and_global_cap_lose_nothing(tmp_path):
 
         # the refused requests work on a second tap of the same keyboard, without re-sending photos
         for user, menu in ((alice, alice_menu), (carol, carol_menu)):
-            await user.click(menu, next(t for t in menu.button_texts if "Fast" in t))
+            await user.click(menu, next(t for t in menu.button_texts if "Preset net" in t))
             await user.wait_for_text("Queued: position", timeout=30)
         await tg.wait_until(lambda: len([m for m in alice.messages if m.photo]) == 3, JOB_WAIT, "Alice's 3rd result")
         await tg.wait_until(lambda: [m for m in carol.messages if m.photo], JOB_WAIT, "Carol's result")
@@ -160,7 +156,7 @@ async def test_rate_limiter_retries_after_429(tmp_path):
 
             # a result photo answered with 429 is sent again after the wait
             tg.fail_next("sendPhoto", 429, retry_after=1)
-            await _ask(alice, "Fast")
+            await _ask(alice, "Preset net")
             result = await alice.wait_for(lambda m: m.photo and m.buttons, timeout=JOB_WAIT)
             assert len([m for m in alice.messages if m.photo]) == 1
             # a transient 502 on the upload is retried: the result arrives once
@@ -176,7 +172,7 @@ async def test_rate_limiter_retries_after_429(tmp_path):
 
             # a step that fails (status message refused with 502) queues nothing and keeps
             # the method keyboard, so a second tap works
-            methods, label = await _menu(alice, "Fast")
+            methods, label = await _menu(alice, "Preset net")
             tg.fail_next("sendMessage", 502)
             answer = await alice.click(methods, label)
             assert answer.text == texts.ERROR
@@ -193,6 +189,15 @@ async def test_rate_limiter_retries_after_429(tmp_path):
             stored = {str(path) for path in (tmp_path / "limited" / "data" / "users").rglob("*") if path.is_file()}
             assert stored == kept
             assert tg.unanswered_callbacks() == []
+
+        # retries of a 429 run out: the call fails and the user hears the short apology instead
+        async with running_bot(tg, tmp_path / "exhausted", rate_limit_retries=1):
+            dan = tg.user(2103, "Dan")
+            tg.fail_next("sendMessage", 429, retry_after=1, times=2)
+            await dan.send("/start")
+            await dan.wait_for_text("went wrong", timeout=30)
+            assert not [m for m in dan.messages if m.text == texts.START]
+            assert len([c for c in tg.failed_calls(injected=True) if int(c.params.get("chat_id", 0)) == dan.id]) == 2
 
         # without the limiter the same 429 fails the handler: the user only hears the apology
         async with running_bot(tg, tmp_path / "unlimited", rate_limit=False):
@@ -243,3 +248,35 @@ async def test_forget_twice_is_stale_and_stores_nothing(tmp_path):
             for table, column in (("users", "id"), ("sessions", "user_id")):
                 assert db.execute(f"SELECT count(*) FROM {table} WHERE {column} = ?", (ann.id,)).fetchone() == (0,)
         assert tg.unanswered_callbacks() == []
+
+
+async def test_result_upload_attempts_run_out_and_a_timeout_is_not_retried(tmp_path, monkeypatch):
+    """Three 502s in a row: the result is reported as not sent (not dropped silently).
+    A sendPhoto whose answer comes too late (Telegram did get it): no second upload and
+    no false 'could not send'. A picture Telegram refuses as a photo goes out as a file."""
+    from bot import delivery
+
+    async with FakeTelegram() as tg:
+        async with running_bot(tg, tmp_path / "uploads"):
+            ann = tg.user(2201, "Ann")
+            tg.fail_next("sendPhoto", 502, "Bad Gateway", times=delivery.RESULT_ATTEMPTS)
+            await _ask(ann, "Preset net")
+            await ann.wait_for_text("could not send it", timeout=JOB_WAIT)
+            assert not [m for m in ann.messages if m.photo]
+            assert [c.method for c in tg.failed_calls(injected=True)] == ["sendPhoto"] * delivery.RESULT_ATTEMPTS
+
+            tg.delay_next("sendPhoto", 17)  # the bot's read timeout is 15 s
+            await _ask(ann, "Preset net", color=(40, 200, 40))
+            await tg.wait_until(lambda: len([m for m in ann.messages if m.photo]) == 1, JOB_WAIT, "the late photo")
+            await asyncio.sleep(20)  # time for a wrong retry or apology to show up
+            assert len([m for m in ann.messages if m.photo]) == 1
+            assert len([c for c in tg.calls_of("sendPhoto") if int(c.params["chat_id"]) == ann.id]) == 1 + 3
+            assert sum("could not send it" in m.text for m in ann.messages) == 1  # only the first job's
+
+            # a result over the photo limit (here: any result) is sent as a document with the rating keyboard
+            monkeypatch.setattr(delivery, "PHOTO_MAX_BYTES", 100)
+            await _ask(ann, "Preset net", color=(40, 40, 200))
+            doc = await ann.wait_for(lambda m: m.document is not None and m.buttons, timeout=JOB_WAIT)
+            assert doc.document_name.endswith(".png") and any("10" in t for t in doc.button_texts)
+            assert sum("could not send it" in m.text for m in ann.messages) == 1
+            assert tg.unanswered_callbacks() == []
