@@ -335,6 +335,33 @@ async def test_forget_deletes_everything_about_the_user(tg, healthy, tubingen):
     assert "Your ratings: 0 ratings" in stats.text or stats.text == texts.STATS_NONE, stats.text
 
 
+async def test_forget_while_a_job_runs_and_another_waits(tg, healthy, tubingen, eval_photos):
+    """/forget with one job painting and one queued: both are stopped, their folders and
+    rows are gone, and no result (nor any other message) reaches the user afterwards."""
+    jay = tg.user(1013, "Jay")
+    await jay.send_photo(photo_bytes(tubingen))
+    running = await choose(jay, "the_scream", "gatys")
+    await jay.send_photo(photo_bytes(eval_photos[1]))
+    await choose(jay, "udnie", "gatys")
+    await jay.wait_for(lambda m: m.message_id == running.message_id and "Painting" in m.text, timeout=JOB_WAIT,
+                       since=0)
+    await jay.send("/forget")
+    confirm = await jay.wait_for(lambda m: m.buttons and m.text == texts.FORGET_CONFIRM, timeout=WAIT)
+    await jay.click(confirm, texts.YES_BUTTON)
+    forgotten = await jay.wait_for_text(texts.FORGOTTEN, timeout=WAIT)
+    photos_then = len([m for m in jay.messages if m.photo])
+    await asyncio.sleep(8)  # longer than a 64 px Gatys job: a result would have come by now
+    assert len([m for m in jay.messages if m.photo]) == photos_then
+    later = [m for m in jay.messages if m.message_id > forgotten.message_id]
+    assert later == [], later
+    for table, column in (("users", "id"), ("sessions", "user_id"), ("jobs", "user_id"), ("ratings", "user_id")):
+        assert db_rows(healthy, f"SELECT count(*) FROM {table} WHERE {column} = ?", jay.id) == [(0,)], table
+    user_dir = healthy.workdir / "data" / "users" / str(jay.id)
+    assert not user_dir.exists() or not any(user_dir.iterdir())
+    jobs_dir = healthy.workdir / "data" / "jobs"
+    await tg.wait_until(lambda: not any(jobs_dir.iterdir()), 30, "job folders removed")
+
+
 async def test_flood_control_while_delivering_loses_no_result(tg, healthy, eval_photos):
     """Telegram answers the result upload with 429 retry_after: the bot waits and the
     result still arrives, exactly once."""
