@@ -64,3 +64,23 @@ def adain_checkpoints(tmp_path_factory) -> Path:
             shutil.copy(src / f"{stem}.json", root / "adain" / "decoder.json")
             return root
     pytest.skip("no AdaIN decoder weights in checkpoints/adain")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI (``STYLEBOT_CI=1``, set by ``.ci/run``) a skipped test is a failure: CI has
+    the shared data, PostgreSQL and Chromium, so every test must run there. Only a skip
+    whose reason contains ``[optional]`` (e.g. a GPU) is allowed."""
+    if os.environ.get("STYLEBOT_CI") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    bad = []
+    for report in skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if "[optional]" not in reason:
+            bad.append(f"{report.nodeid}: {reason}")
+    if bad:
+        reporter.write_line(f"CI: {len(bad)} test(s) were skipped that must run in CI:", red=True)
+        for line in bad:
+            reporter.write_line(f"  {line}", red=True)
+        session.exitstatus = 1
