@@ -4,7 +4,8 @@ Torch-free (Pillow and numpy only): the bot process uses it to validate uploads
 before queueing a job. Every failure is an :class:`~styletransfer.errors.ImageError`
 with a one-line message a user can act on; nothing else escapes.
 
-Handled inputs: JPEG/PNG/WebP/GIF/BMP/TIFF/… as Pillow reads them; EXIF
+Handled inputs: JPEG/PNG/WebP/GIF/BMP/TIFF/… as Pillow reads them, and HEIC/HEIF
+(iPhone photos, through ``pillow-heif``); EXIF
 orientation (phone photos) is applied; CMYK (via its ICC profile when present),
 16-bit and 32-bit grayscale, float, palette, 1-bit, grayscale and alpha images
 (composited on white) all come out as RGB. Animated images give their first
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -24,6 +26,14 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError, InvalidOptionError
+
+try:  # HEIC/HEIF photos (iPhones' default) through libheif, bundled in the pillow-heif wheel
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    HEIF_SUPPORTED = True
+except ImportError:  # pragma: no cover - a dependency; without it HEIC is "not an image"
+    HEIF_SUPPORTED = False
 
 __all__ = ["ImageSource", "open_image", "normalize_image", "fit_max_side", "image_info", "DEFAULT_MAX_PIXELS", "DEFAULT_MIN_SIDE"]
 
@@ -38,6 +48,12 @@ DEFAULT_MIN_SIDE = 16
 # EXIF Orientation values 5-8 swap width and height.
 _TRANSPOSING_ORIENTATIONS = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
+
+
+def _reason(exc: BaseException, limit: int = 160) -> str:
+    """A decoder's error as one short line (some libraries put newlines in theirs)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _describe(source: ImageSource) -> str:
@@ -68,7 +84,7 @@ def _read_bytes(source: ImageSource) -> bytes:
         try:
             data = source.read()
         except OSError as exc:
-            raise ImageError(f"{what}: cannot read the file ({exc})") from exc
+            raise ImageError(f"{what}: cannot read the file ({_reason(exc)})") from exc
         if not isinstance(data, (bytes, bytearray)):
             raise ImageError(f"{what}: expected a binary file object")
         data = bytes(data)
@@ -92,8 +108,11 @@ def _open_header(data: bytes, what: str) -> Image.Image:
         raise ImageError(
             f"{what} is not an image in a format we can read (try JPEG, PNG or WebP)"
         ) from exc
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise ImageError(f"{what} is a corrupt or unreadable image ({exc})") from exc
+    except MemoryError as exc:
+        raise ImageError(f"{what} is too large to process safely") from exc
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error, RuntimeError) as exc:
+        # decoders report broken files in many ways (libheif: RuntimeError; TIFF: struct.error...)
+        raise ImageError(f"{what} is a corrupt or unreadable image ({_reason(exc)})") from exc
 
 
 def _orientation(img: Image.Image) -> int:
@@ -210,8 +229,10 @@ def open_image(
         rgb.load()
     except Image.DecompressionBombError as exc:
         raise ImageError(f"{what} is too large to process safely (decompression bomb refused)") from exc
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError) as exc:
-        reason = str(exc) or type(exc).__name__
+    except MemoryError as exc:
+        raise ImageError(f"{what} is too large to process safely") from exc
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error, RuntimeError) as exc:
+        reason = _reason(exc)
         if "truncated" in reason.lower():
             raise ImageError(f"{what} is truncated (the upload is incomplete); please send it again") from exc
         raise ImageError(f"{what} is a corrupt image and cannot be decoded ({reason})") from exc
@@ -233,8 +254,8 @@ def normalize_image(img: Image.Image) -> Image.Image:
     try:
         rgb = _to_rgb(ImageOps.exif_transpose(img))
         rgb.load()
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise ImageError(f"the image cannot be decoded ({exc})") from exc
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error, RuntimeError) as exc:
+        raise ImageError(f"the image cannot be decoded ({_reason(exc)})") from exc
     if rgb is img:
         rgb = rgb.copy()
     rgb.info.pop("exif", None)

@@ -11,6 +11,17 @@ from pathlib import Path
 
 import pytest
 
+try:  # Hypothesis budgets: small and repeatable by default (CI), --hypothesis-profile=long for a real hunt
+    from hypothesis import HealthCheck, settings as _hsettings
+
+    _hsettings.register_profile("ci", max_examples=80, deadline=5000, derandomize=True,
+                                suppress_health_check=[HealthCheck.too_slow])
+    _hsettings.register_profile("long", max_examples=3000, deadline=5000,
+                                suppress_health_check=[HealthCheck.too_slow])
+    _hsettings.load_profile("ci")
+except ImportError:  # pragma: no cover - hypothesis is in the dev extra
+    pass
+
 REPO = Path(__file__).resolve().parents[1]
 
 
