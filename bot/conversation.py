@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -14,7 +15,7 @@ from telegram.error import BadRequest, TelegramError
 
 from styletransfer.checkpoints import available_methods
 from styletransfer.errors import ImageError
-from styletransfer.images import fit_max_side, open_image
+from styletransfer.images import DEFAULT_MIN_SIDE, fit_max_side, open_image
 from styletransfer.presets import is_preset
 
 from . import keyboards, texts
@@ -32,10 +33,39 @@ class InputRejected(Exception):
     """A message that is not a usable image; ``str(exc)`` is the reply to the user."""
 
 
+#: The smallest output size /settings offers (bot.keyboards.SIZES).
+SMALLEST_OUTPUT = 256
+
+
+def max_aspect_ratio(max_side: int) -> int:
+    """Longest/shortest side a picture may have: at the smallest output size the user
+    can pick, its short side must keep the methods' minimum (16 px), and Telegram
+    shows nothing longer than 20:1 as a photo. 16:1 at the default settings."""
+    smallest = min(SMALLEST_OUTPUT, max_side)
+    return max(1, min(20, smallest // DEFAULT_MIN_SIDE))
+
+
 def _save_png(data: bytes, path: Path, max_side: int) -> None:
-    image = fit_max_side(open_image(data), max_side)
+    """Validate and store an upload: refused here, at once, if any later step would
+    refuse it (too thin to paint at every output size), not after the queue."""
+    image = open_image(data)
+    width, height = image.size
+    limit = max_aspect_ratio(max_side)
+    if max(width, height) > limit * min(width, height):
+        raise InputRejected(texts.TOO_THIN.format(width=width, height=height, limit=limit,
+                                                  ratio=round(max(width, height) / min(width, height))))
+    image = fit_max_side(image, max_side)
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, format="PNG")
+
+
+def user_reason(exc: ImageError) -> str:
+    """An ImageError as words for the user: no file names, no decoder internals."""
+    # the decoder's own detail in parentheses goes; our hints ("try JPEG…", "each side…") stay
+    text = re.sub(r"\s*\((?!try |each |the upload)[^()]*\)", "", str(exc))
+    text = re.sub(r"^(the file|'[^']*'|<bytes>)\s*:?\s*", "it ", text).strip()
+    text = re.sub(r"^it (is|has)\b", r"it \1", text)
+    return text.rstrip(".") or "it cannot be read"
 
 
 async def fetch_image(services: Services, message: Message, user_id: int) -> tuple[Path, bool]:
@@ -70,8 +100,7 @@ async def fetch_image(services: Services, message: Message, user_id: int) -> tup
     try:
         await asyncio.to_thread(_save_png, data, path, settings.max_side)
     except ImageError as exc:
-        reason = str(exc).replace("<bytes>", "it").rstrip(".")
-        raise InputRejected(texts.BAD_IMAGE.format(reason=reason)) from exc
+        raise InputRejected(texts.BAD_IMAGE.format(reason=user_reason(exc))) from exc
     return path, as_document
 
 

@@ -81,6 +81,11 @@ FORGET_KEPT = "OK, nothing was deleted."
 # bad input
 NOT_AN_IMAGE = "That file is not an image I can read. Please send a photo (JPEG, PNG, WebP…)."
 BAD_IMAGE = "I couldn't use that image: {reason}. Please send another photo."
+TOO_THIN = ("That picture is {width}×{height} pixels: {ratio} times longer than it is wide, too thin to paint "
+            "(up to {limit}:1 works). Please crop it or send another picture.")
+JOB_IMAGE_UNUSABLE = "one of the pictures could not be read; please send it again as a photo"
+JOB_METHOD_UNAVAILABLE = "that method is not available on this bot right now; please pick another one"
+JOB_OPTIONS_UNUSABLE = "these settings do not work for this picture; try another size or method"
 TOO_BIG = "That file is too big ({size_mb:.0f} MB; the limit is {limit_mb:.0f} MB). Please send a smaller image."
 STICKER = "Stickers are fun, but I need a photo. Please send a picture."
 VIDEO = "I can only paint still images, not videos. Please send a photo."

@@ -56,10 +56,25 @@ def run_job(spec: JobSpec, emit, cancel) -> object:
     except EngineCancelled:
         return Cancelled(spec.job_id)
     except StyleTransferError as exc:
-        return Failed(spec.job_id, str(exc), user_error=True)
+        log.warning("job %s refused by the engine: %s", spec.job_id, exc)
+        return Failed(spec.job_id, _user_message(exc), user_error=True)
     except Exception as exc:  # noqa: BLE001 - report, keep the process alive
         log.error("job %s failed:\n%s", spec.job_id, traceback.format_exc())
         return Failed(spec.job_id, f"{type(exc).__name__}: {exc}")
+
+
+def _user_message(exc: Exception) -> str:
+    """What the user reads when the engine refused a job: never the engine's own text,
+    which names internal files (content.png) and options (max_side)."""
+    from styletransfer.errors import CheckpointMissingError, ImageError
+
+    from . import texts
+
+    if isinstance(exc, CheckpointMissingError):
+        return texts.JOB_METHOD_UNAVAILABLE
+    if isinstance(exc, ImageError):
+        return texts.JOB_IMAGE_UNUSABLE
+    return texts.JOB_OPTIONS_UNUSABLE
 
 
 def _exit_with_parent(parent_pid: int, interval_s: float = 1.0) -> None:

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -144,14 +145,36 @@ async def running_stylebot(tg: FakeTelegram, workdir: Path, **settings: object) 
 
 # --------------------------------------------------------------------------- the demo
 
+#: What a user must never read: internal file names, paths, exception class names, settings.
+LEAK = re.compile(
+    r"\b[\w-]+\.(?:png|jpe?g|py|db|pt|safetensors|json)\b"  # file names (content.png, bot.db)
+    r"|(?:^|[\s'\"(])/(?:[\w.-]+/)+"  # paths (/tmp/..., /work/...)
+    r"|Traceback|\b[A-Z]\w*(?:Error|Exception)\b"  # exception classes
+    r"|<bytes>|max_side|max_pixels|stylize-train|state_dict|sha256"
+)
+
+
+def leaked_texts(tg: FakeTelegram, since_call: int = 0) -> list[str]:
+    """Texts and captions the bot sent (or showed as a toast) that name internals."""
+    found = []
+    for call in tg.calls[since_call:]:
+        for key in ("text", "caption"):
+            value = call.params.get(key)
+            if isinstance(value, str) and LEAK.search(value):
+                found.append(f"{call.method}: {value!r}")
+    return found
+
+
 @contextlib.asynccontextmanager
 async def stays_healthy(tg: FakeTelegram, bot: StylebotProcess) -> AsyncIterator[StylebotProcess]:
     """Around one test: afterwards the bot is alive, logged no handler exception, every
-    Telegram call it made succeeded (bar injected failures and users who blocked it) and
-    every button press was answered."""
+    Telegram call it made succeeded (bar injected failures and users who blocked it),
+    every button press was answered, and no text a user read named an internal file,
+    path, exception class or setting."""
     log_before = len(bot.log(tail=10**9))
     calls_before = len(tg.calls)
     yield bot
+    assert leaked_texts(tg, calls_before) == []
     assert bot.process.poll() is None, f"stylebot died:\n{bot.log()}"
     new_log = bot.log(tail=10**9)[log_before:]
     assert "Traceback" not in new_log and "error while handling" not in new_log, new_log

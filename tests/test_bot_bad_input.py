@@ -123,6 +123,40 @@ async def test_tiny_image_and_too_big_file(tg, healthy):
     await still_answers(user)
 
 
+async def test_panorama_too_thin_is_refused_at_once_in_the_users_words(tg, healthy):
+    """A 4000×150 panorama is answered on upload (not after the queue) with its size and
+    what works. This bot runs at MAX_SIDE=64, so 4:1 is the most a 16 px short side allows
+    (16:1 at the default 1024: bot.conversation.max_aspect_ratio); 4:1 is accepted."""
+    from bot.conversation import max_aspect_ratio
+
+    assert max_aspect_ratio(64) == 4 and max_aspect_ratio(1024) == 16 and max_aspect_ratio(8192) == 16
+    user = tg.user(2010, "Pan")
+    await user.send_document(png(4000, 150), "panorama.png", "image/png")
+    reply = await user.wait_for_text("too thin", timeout=WAIT)
+    assert "4000×150" in reply.text and "4:1" in reply.text and not reply.buttons
+    await user.send_document(png(600, 150), "wide.png", "image/png")
+    styles = await user.wait_for(lambda m: m.buttons and "Pick a style" in m.text, timeout=WAIT)
+    assert styles is not None
+    await still_answers(user)
+
+
+def test_no_user_text_names_internals():
+    """The leak check that runs around every bot test also catches the old message
+    "'content.png' is too small: 256×10 pixels" and exception names, and passes
+    every fixed text of the bot."""
+    from bot import texts as bot_texts
+    from tests.demo import LEAK
+
+    assert LEAK.search("❌ Sorry, that did not work: 'content.png' is too small: 256×10 pixels")
+    assert LEAK.search("failed: ImageError: boom") and LEAK.search("see /tmp/jobs/x")
+    for name in dir(bot_texts):
+        if name.startswith("_"):
+            continue
+        value = getattr(bot_texts, name)
+        if isinstance(value, str):
+            assert not LEAK.search(value), (name, value)
+
+
 async def test_sticker_video_voice_and_text(tg, healthy):
     user = tg.user(2005, "Sam")
     await user.send_sticker()

@@ -117,3 +117,29 @@ async def test_process_says_ready_after_warm_up(own_worker):
     from bot.worker import warm_up
 
     assert warm_up("cpu") >= 0  # runs again in-process without raising
+
+
+@needs_engine
+def test_engine_refusals_reach_the_user_without_internals(tmp_path):
+    """The engine's own messages name internal files ('content.png') and options
+    (max_side); the user gets a plain sentence instead."""
+    from PIL import Image
+
+    from bot import texts
+    from bot.jobs import Failed
+    from bot.worker import run_job
+    from tests.demo import LEAK
+
+    thin = tmp_path / "content.png"
+    Image.new("RGB", (400, 20), (30, 90, 160)).save(thin)
+    spec = JobSpec(job_id=7, content_path=str(thin), style="starry_night", method="johnson",
+                   output_path=str(tmp_path / "out.png"), max_side=64, device="cpu")
+    outcome = run_job(spec, lambda event: None, lambda: False)
+    assert isinstance(outcome, Failed) and outcome.user_error
+    assert outcome.message == texts.JOB_OPTIONS_UNUSABLE and not LEAK.search(outcome.message)
+    broken = tmp_path / "style.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
+    spec = JobSpec(job_id=8, content_path=str(thin.with_name("missing.png")), style=str(broken), method="gatys",
+                   output_path=str(tmp_path / "out.png"), max_side=64, steps=1, device="cpu")
+    outcome = run_job(spec, lambda event: None, lambda: False)
+    assert isinstance(outcome, Failed) and outcome.message == texts.JOB_IMAGE_UNUSABLE
