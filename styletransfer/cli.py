@@ -5,6 +5,8 @@ Examples::
     stylize photo.jpg --style starry_night --method gatys -o out.png
     stylize photo.jpg --style my_painting.jpg --style udnie:0.3 --alpha 0.8 -o out.jpg
     stylize photo.jpg --style the_scream --method johnson --preserve-color -o out.png
+    stylize clip.mp4 --style starry_night --method johnson -o out.mp4     # video (audio kept)
+    stylize animation.gif --style my_painting.jpg --method adain -o out.gif
     stylize presets
 
 Every user error (missing or broken file, unknown preset, bad option, missing
@@ -70,17 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Neural style transfer: render CONTENT in the style of a painting. "
         "Run 'stylize presets' to list the built-in styles.",
     )
-    p.add_argument("content", help="the photo to stylize (JPEG, PNG, WebP, ...)")
+    p.add_argument("content", help="the photo (JPEG, PNG, WebP, HEIC, ...) or video (MP4, MOV, WebM, GIF, ...) "
+                   "to stylize")
     p.add_argument("-s", "--style", action="append", required=True, metavar="STYLE[:WEIGHT]",
                    help="preset name or image path; repeat to blend styles, with optional weights "
                    "after the last ':' (e.g. --style starry_night:0.7 --style udnie:0.3)")
     p.add_argument("-m", "--method", choices=METHODS, default="adain",
                    help="adain: any style, fast (default); johnson: one preset, fastest; "
                    "gatys: any style, slow optimisation, no training needed")
-    p.add_argument("-o", "--output", required=True, type=Path, help="output image (.png, .jpg, .webp, ...)")
+    p.add_argument("-o", "--output", required=True, type=Path,
+                   help="output image (.png, .jpg, .webp, ...) or, for a video, .mp4 or .gif")
     p.add_argument("--alpha", type=_alpha, default=1.0, help="style strength from 0 to 1 (default 1)")
-    p.add_argument("--size", type=_positive_int, default=1024, metavar="PX",
-                   help="cap the longer side of the output at PX pixels (default 1024; never upscales)")
+    p.add_argument("--size", type=_positive_int, default=None, metavar="PX",
+                   help="cap the longer side of the output at PX pixels (default 1024 for images, 640 for "
+                   "videos; never upscales)")
+    p.add_argument("--smooth", type=float, default=None, metavar="S",
+                   help="video: blend with the previous frame where nothing moved, 0-0.95 (default 0.6)")
+    p.add_argument("--max-seconds", type=float, default=None, metavar="S",
+                   help="video: keep at most the first S seconds (default 30)")
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
     p.add_argument("--steps", type=_positive_int, default=None, help="gatys: optimisation steps (default 300)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
@@ -134,11 +143,24 @@ def _check_output(path: Path) -> str:
     return fmt
 
 
+_VIDEO_OUT = {".mp4", ".gif"}
+
+
 def run(args: argparse.Namespace) -> int:
-    fmt = _check_output(args.output)
     content = Path(args.content)
     if not content.is_file():
         raise StyleTransferError(f"content image {args.content!r} not found")
+    from .video import looks_like_video
+
+    if looks_like_video(content):
+        return run_video(args, content)
+    if args.output.suffix.lower() in _VIDEO_OUT - {".gif"}:
+        raise StyleTransferError(f"{content.name!r} is a still image; write the result to an image "
+                                 "(.png, .jpg, ...) or give a video as input")
+    if args.output.suffix.lower() == ".gif":
+        raise StyleTransferError("a .gif output needs an animated GIF or a video as input; use .png for a photo")
+    fmt = _check_output(args.output)
+    args.size = args.size or 1024
 
     # Everything that can be refused is checked before torch is imported (~2 s).
     from .inputs import StyleOptions, check_method, load_image, resolve_styles
@@ -185,6 +207,62 @@ def run(args: argparse.Namespace) -> int:
         raise StyleTransferError(f"cannot write {str(args.output)!r}: {exc}") from exc
     if not args.quiet:
         print(f"wrote {args.output} ({image.width}×{image.height}, {args.method}, {elapsed:.1f} s)")
+    return 0
+
+
+def run_video(args: argparse.Namespace, content: Path) -> int:
+    """The video branch: checks first (no torch), then :func:`styletransfer.video.stylize_video`."""
+    from .inputs import check_method, resolve_styles
+    from .video import probe
+
+    if args.output.suffix.lower() not in _VIDEO_OUT:
+        raise StyleTransferError(f"{content.name!r} is a video; write the result to .mp4 or .gif")
+    if not args.output.parent.exists():
+        raise StyleTransferError(f"output folder {str(args.output.parent)!r} does not exist")
+    if args.method == "gatys":
+        raise StyleTransferError("gatys cannot do video (minutes per frame); use --method johnson or adain")
+    if len(args.style) != 1:
+        raise StyleTransferError("a video takes one style (no blends)")
+    styles = resolve_styles([parse_style(args.style[0])])
+    check_method(args.method, styles)
+    info = probe(content)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    from .video import VideoOptions, stylize_video
+
+    kw = {"max_side": args.size or 640, "alpha": args.alpha, "preserve_color": args.preserve_color,
+          "device": args.device}
+    if args.smooth is not None:
+        kw["smooth"] = args.smooth
+    if args.max_seconds is not None:
+        kw["max_seconds"] = args.max_seconds
+    options = VideoOptions(**kw)
+    bar = None
+    progress = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=max(1, min(options.max_frames, int(min(info.duration or 1e9, options.max_seconds)
+                                                            * info.fps) or 1)),
+                   desc=args.method, unit="frame", file=sys.stderr, dynamic_ncols=True, leave=False)
+
+        def progress(done: int, total: int, extra: dict) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+    try:
+        result = stylize_video(content, args.output, styles[0], args.method, options, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not args.quiet:
+        note = f", trimmed to the first {result.frames} frames" if result.trimmed else ""
+        sound = ", with sound" if result.audio else ""
+        print(f"wrote {args.output} ({result.width}×{result.height}, {result.frames} frames at {result.fps:.3g} fps"
+              f"{sound}{note}; {args.method}, {result.seconds:.1f} s, {result.frames / result.seconds:.1f} frames/s, "
+              f"flicker {result.flicker:.2f})")
     return 0
 
 

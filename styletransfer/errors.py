@@ -13,6 +13,7 @@ __all__ = [
     "UnknownPresetError",
     "CheckpointMissingError",
     "InvalidOptionError",
+    "VideoError",
     "Cancelled",
 ]
 
@@ -37,6 +38,11 @@ class CheckpointMissingError(StyleTransferError, FileNotFoundError):
 class InvalidOptionError(StyleTransferError, ValueError):
     """An option out of range or not supported by the chosen method
     (e.g. alpha outside [0, 1], Johnson with a non-preset style)."""
+
+
+class VideoError(StyleTransferError, ValueError):
+    """The input is not a usable video (not a video, corrupt or truncated, no video
+    stream, no frames, an absurd resolution), or a still image where a video is expected."""
 
 
 class Cancelled(StyleTransferError):

@@ -62,13 +62,15 @@ def adain_checkpoints(tmp_path_factory) -> Path:
     The shipped decoder may not exist yet (``checkpoints/README.md``); plumbing tests
     (bot queue, limits, delivery) only need *a* real decoder file, so this folder holds
     the shipped one when present, else the committed work-in-progress weights under the
-    name the engine loads. Point ``STYLETRANSFER_CHECKPOINTS`` at it.
+    name the engine loads, plus the shipped Johnson nets. Point ``STYLETRANSFER_CHECKPOINTS`` at it.
     """
     import shutil
 
     src = REPO / "checkpoints" / "adain"
     root = tmp_path_factory.mktemp("checkpoints")
     (root / "adain").mkdir()
+    if (REPO / "checkpoints" / "johnson").is_dir():  # the shipped preset nets stay available too
+        shutil.copytree(REPO / "checkpoints" / "johnson", root / "johnson")
     for stem in ("decoder", "decoder-wip"):
         if (src / f"{stem}.safetensors").is_file():
             shutil.copy(src / f"{stem}.safetensors", root / "adain" / "decoder.safetensors")
