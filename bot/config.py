@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     max_side: int = Field(1024, ge=64, le=4096, description="longest side of results, pixels")
     gatys_steps: int = Field(300, ge=1, le=5000)
+    video_max_side: int = Field(640, ge=64, le=1920, description="longest side of video results, pixels")
+    video_max_seconds: float = Field(30, gt=0, le=600, description="longer clips are cut to their first seconds")
     admin_ids: Annotated[list[int], NoDecode] = []
 
     max_queued_per_user: int = Field(3, ge=1, description="jobs a user may have waiting (plus one running)")

@@ -104,17 +104,66 @@ async def fetch_image(services: Services, message: Message, user_id: int) -> tup
     return path, as_document
 
 
+VIDEO_MEDIA = ("video", "animation", "video_note")
+
+
+def _probe(path: Path):
+    from styletransfer.video import probe  # torch-free (PyAV only)
+
+    return probe(path)
+
+
+async def fetch_video(services: Services, message: Message, user_id: int) -> tuple[Path, str, float]:
+    """Download a video, GIF (animation), round video note or video file, check it with
+    :func:`styletransfer.video.probe` (in a thread) and store it under DATA_DIR/users/<user>/.
+    Returns (path, media kind, seconds of the clip); raises InputRejected."""
+    from styletransfer.errors import VideoError
+
+    settings = services.settings
+    if message.video_note:
+        attachment, media = message.video_note, "video_note"
+    elif message.animation:
+        attachment, media = message.animation, "animation"
+    elif message.video:
+        attachment, media = message.video, "video"
+    elif message.document:
+        attachment = message.document
+        mime = (message.document.mime_type or "").lower()
+        media = "animation" if mime == "image/gif" else "video"
+    else:
+        raise InputRejected(texts.OTHER_MEDIA)
+    limit = settings.max_download_bytes
+    if attachment.file_size and attachment.file_size > limit:
+        raise InputRejected(texts.TOO_BIG_VIDEO.format(size_mb=attachment.file_size / 2**20, limit_mb=limit / 2**20))
+    file = await attachment.get_file()
+    data = bytes(await file.download_as_bytearray())
+    if len(data) > limit:
+        raise InputRejected(texts.TOO_BIG_VIDEO.format(size_mb=len(data) / 2**20, limit_mb=limit / 2**20))
+    suffix = ".gif" if data[:6] in (b"GIF87a", b"GIF89a") else ".mp4"
+    path = settings.users_dir / str(user_id) / f"{uuid.uuid4().hex}{suffix}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(path.write_bytes, data)
+    try:
+        info = await asyncio.to_thread(_probe, path)
+    except VideoError as exc:
+        path.unlink(missing_ok=True)
+        raise InputRejected(texts.BAD_VIDEO.format(reason=user_reason(exc))) from exc
+    return path, media, info.duration
+
+
 def remove_file(path: str | None) -> None:
     if path:
         Path(path).unlink(missing_ok=True)
 
 
-async def set_content(services: Services, user_id: int, path: Path, as_document: bool) -> UserSession:
-    """Make ``path`` the user's content image (the previous one is deleted) and ask for a style."""
+async def set_content(services: Services, user_id: int, path: Path, as_document: bool,
+                      media: str = "photo") -> UserSession:
+    """Make ``path`` the user's content (a photo, or a video/GIF/video note: ``media``; the
+    previous one is deleted) and wait for a style."""
     old = await services.store.get_session(user_id)
     state = await services.store.update_session(
         user_id, state="awaiting_style", content_path=str(path), content_as_document=as_document,
-        style_name=None, style_path=None,
+        content_media=media, style_name=None, style_path=None,
     )
     if old.content_path and old.content_path != str(path):
         remove_file(old.content_path)
@@ -133,6 +182,10 @@ def offered_methods(services: Services, style_name: str, session: UserSession) -
     johnson = available.get("johnson") or []
     if is_preset(style_name) and isinstance(johnson, list) and style_name in johnson:
         offered["johnson"] = texts.METHOD_LABELS["johnson"]
+    if getattr(session, "content_media", "photo") in VIDEO_MEDIA:  # Gatys needs minutes per frame
+        if session.default_method in offered:
+            offered = {session.default_method: offered.pop(session.default_method), **offered}
+        return offered
     if available.get("gatys", True):
         side = min(session.output_size or settings.max_side, settings.max_side)
         seconds = estimate_seconds("gatys", steps=settings.gatys_steps, max_side=side, device=settings.device,
@@ -146,6 +199,9 @@ def offered_methods(services: Services, style_name: str, session: UserSession) -
 async def ask_method(services: Services, message: Message, session: UserSession) -> None:
     style = session.style_name or "own"
     offered = offered_methods(services, style, session)
+    if not offered:  # a video in a style no fast method has here
+        await message.reply_text(texts.VIDEO_NO_METHOD)
+        return
     await message.reply_text(
         texts.CHOOSE_METHOD.format(style=style_title(style)),
         reply_markup=keyboards.methods(session.version, offered),
@@ -193,7 +249,8 @@ async def submit_job(services: Services, chat_id: int, user_id: int, session: Us
         return error
 
     folder = settings.jobs_dir / uuid.uuid4().hex
-    content = folder / "content.png"
+    media = getattr(session, "content_media", "photo") or "photo"
+    content = folder / ("content.png" if media == "photo" else "content" + Path(session.content_path).suffix)
     job_style_path = str(folder / "style.png") if style_name == "own" else None
     await asyncio.to_thread(_copy_inputs, folder, session.content_path, content, style_path, job_style_path)
     options = {
@@ -202,7 +259,11 @@ async def submit_job(services: Services, chat_id: int, user_id: int, session: Us
         "max_side": min(session.output_size or settings.max_side, settings.max_side),
         "steps": settings.gatys_steps if method == "gatys" else None,
         "source": session.content_path,
+        "media": media,
     }
+    if media != "photo":  # clips have their own size cap (VIDEO_MAX_SIDE); a smaller /settings size still wins
+        options["max_side"] = min(session.output_size or settings.video_max_side, settings.video_max_side)
+        options["max_seconds"] = settings.video_max_seconds
     if rerun_of is not None:
         options["rerun_of"], options["action"] = rerun_of
     first_text = texts.QUEUED.format(position=await store.unfinished_total() + 1)

@@ -79,6 +79,7 @@ class Delivery:
         self.bot = bot
         self.settings = settings
         self._last: dict[int, tuple[float, str]] = {}  # job id -> (monotonic time, text) of the last edit
+        self._frames_started: dict[int, tuple[float, int]] = {}  # video job id -> (time, frame) of its first report
 
     async def edit_status(self, job: Job, text: str, *, force: bool = False) -> None:
         """Edit the job's status message; at most one edit per PROGRESS_INTERVAL_S unless
@@ -103,6 +104,7 @@ class Delivery:
         self._last[job_id] = (time.monotonic(), text)
 
     def forget_job(self, job_id: int) -> None:
+        self._frames_started.pop(job_id, None)
         self._last.pop(job_id, None)
 
     async def queued(self, job: Job, position: int) -> None:
@@ -113,8 +115,19 @@ class Delivery:
 
     async def progress(self, job: Job, event: Progress) -> None:
         fraction = event.step / event.total if event.total else 0.0
-        text = texts.RUNNING.format(method=texts.METHOD_NAMES.get(job.method, job.method),
-                                    bar=texts.progress_bar(fraction), percent=int(fraction * 100))
+        method = texts.METHOD_NAMES.get(job.method, job.method)
+        if event.stage == "frames":  # a video: frame k of n and an ETA from the rate so far
+            now = time.monotonic()
+            first = self._frames_started.setdefault(job.id, (now, event.step))
+            eta = ""
+            done_since, elapsed = event.step - first[1], now - first[0]
+            if done_since > 0 and elapsed > 1.0 and event.total > event.step:
+                left = elapsed / done_since * (event.total - event.step)
+                eta = texts.ETA.format(left=texts.duration(left))
+            text = texts.RUNNING_VIDEO.format(method=method, frame=event.step, frames=event.total,
+                                              bar=texts.progress_bar(fraction), eta=eta)
+        else:
+            text = texts.RUNNING.format(method=method, bar=texts.progress_bar(fraction), percent=int(fraction * 100))
         await self.edit_status(job, text)
 
     async def result(self, job: Job, done: Done) -> int | None:
@@ -128,6 +141,13 @@ class Delivery:
         )
         await self.edit_status(job, texts.DONE_STATUS.format(seconds=done.seconds), force=True)
         data = await asyncio.to_thread(Path(done.output_path).read_bytes)
+        media = ran.get("media", "photo")
+        if media != "photo":
+            if ran.get("trimmed"):
+                caption += texts.TRIMMED_SUFFIX.format(seconds=ran.get("duration") or 0)
+            message = await self._send_video(job, media, data, caption, ran, done.seconds)
+            self.forget_job(job.id)
+            return message.message_id
         if job.as_document:
             await self._retrying(lambda: self.bot.send_document(
                 job.chat_id, document=data, filename=f"stylebot-{job.id}.png", caption=caption))
@@ -145,6 +165,26 @@ class Delivery:
             message = await self._send_as_document(job, data, caption)
         self.forget_job(job.id)
         return message.message_id
+
+    async def _send_video(self, job: Job, media: str, data: bytes, caption: str, ran: dict, seconds_taken: float):
+        """The painted clip the way it came: a video, an animation (GIF) or a round video
+        note (no caption there: it goes on the status message), with the rating keyboard."""
+        markup = keyboards.result(job.id)
+        width, height = (ran.get("size") or [None, None])[:2]
+        seconds = int(round(ran.get("duration") or 0)) or None
+        if len(data) > DOCUMENT_MAX_BYTES:
+            raise BadRequest("Request Entity Too Large: the painted video is over 50 MB")
+        if media == "video_note" and width and width == height:
+            await self.edit_status(job, texts.DONE_STATUS.format(seconds=seconds_taken) + "\n" + caption, force=True)
+            return await self._retrying(lambda: self.bot.send_video_note(
+                job.chat_id, video_note=data, length=width, duration=seconds, reply_markup=markup))
+        if media == "animation":
+            return await self._retrying(lambda: self.bot.send_animation(
+                job.chat_id, animation=data, filename=f"stylebot-{job.id}.mp4", caption=caption, width=width,
+                height=height, duration=seconds, reply_markup=markup))
+        return await self._retrying(lambda: self.bot.send_video(
+            job.chat_id, video=data, filename=f"stylebot-{job.id}.mp4", caption=caption, width=width, height=height,
+            duration=seconds, supports_streaming=True, reply_markup=markup))
 
     async def _send_as_document(self, job: Job, png: bytes, caption: str):
         """The result as a file with the rating keyboard: for pictures Telegram would

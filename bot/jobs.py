@@ -33,7 +33,9 @@ class JobSpec:
 
     ``style``: a preset name or an image path; ``alpha`` in [0, 1];
     ``max_side``: longest side of the result in pixels; ``steps``: Gatys
-    iterations (None = library default); ``output_path``: where the PNG goes."""
+    iterations (None = library default); ``output_path``: where the result goes
+    (PNG for a photo, MP4 for ``media`` video/animation/video_note);
+    ``max_seconds``: a longer clip is cut to its first seconds."""
 
     job_id: int
     content_path: str
@@ -45,6 +47,8 @@ class JobSpec:
     max_side: int = 1024
     steps: int | None = None
     device: str = "auto"
+    media: str = "photo"
+    max_seconds: float = 30.0
 
 
 @dataclass(frozen=True)

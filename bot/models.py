@@ -68,6 +68,8 @@ class UserSession(Base):
     state: Mapped[str] = mapped_column(String(32), default="idle")
     content_path: Mapped[str | None] = mapped_column(Text)
     content_as_document: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: ``photo`` | ``video`` | ``animation`` (a GIF) | ``video_note`` (a round clip)
+    content_media: Mapped[str] = mapped_column(String(16), default="photo", server_default="photo")
     style_name: Mapped[str | None] = mapped_column(String(64))
     style_path: Mapped[str | None] = mapped_column(Text)
     default_method: Mapped[str] = mapped_column(String(16), default="adain")

@@ -79,12 +79,15 @@ class Scheduler:
 
     def spec_for(self, job: Job) -> JobSpec:
         options = job.options or {}
+        media = str(options.get("media", "photo"))
         return JobSpec(
             job_id=job.id, content_path=job.content_path, style=job.style_path or job.style_name,
-            method=job.method, output_path=str(Path(job.content_path).parent / "result.png"),
+            method=job.method,
+            output_path=str(Path(job.content_path).parent / ("result.png" if media == "photo" else "result.mp4")),
             alpha=float(options.get("alpha", 1.0)), preserve_color=bool(options.get("preserve_color", False)),
             max_side=int(options.get("max_side", self.settings.max_side)),
-            steps=options.get("steps"), device=self.settings.device,
+            steps=options.get("steps"), device=self.settings.device, media=media,
+            max_seconds=float(options.get("max_seconds", self.settings.video_max_seconds)),
         )
 
     async def run_job(self, job: Job) -> None:

@@ -38,6 +38,8 @@ def run_job(spec: JobSpec, emit, cancel) -> object:
             emit(Progress(spec.job_id, int(step), int(total), str((info or {}).get("stage", ""))))
 
     started = time.perf_counter()
+    if spec.media != "photo":
+        return _run_video(spec, emit, cancel, started)
     try:
         from styletransfer.engine import StyleOptions, stylize
 
@@ -63,15 +65,51 @@ def run_job(spec: JobSpec, emit, cancel) -> object:
         return Failed(spec.job_id, f"{type(exc).__name__}: {exc}")
 
 
+def _run_video(spec: JobSpec, emit, cancel, started: float) -> object:
+    """A video, GIF or video note job: :func:`styletransfer.video.stylize_video`, progress per batch
+    (frame k of n), the result as MP4 (square kept for a video note)."""
+    from styletransfer.errors import Cancelled as EngineCancelled
+    from styletransfer.errors import StyleTransferError
+
+    try:
+        from styletransfer.video import VideoOptions, stylize_video
+
+        options = VideoOptions(alpha=spec.alpha, preserve_color=spec.preserve_color, max_side=spec.max_side,
+                               max_seconds=spec.max_seconds, device=spec.device)
+        out = Path(spec.output_path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+
+        def progress(done: int, total: int, info: dict) -> None:
+            emit(Progress(spec.job_id, int(done), int(total), "frames"))
+
+        result = stylize_video(spec.content_path, out, spec.style, spec.method, options, progress=progress,
+                               cancel=cancel)
+        ran = {"method": spec.method, "alpha": float(options.alpha), "preserve_color": bool(options.preserve_color),
+               "max_side": options.max_side, "media": spec.media, "frames": result.frames, "fps": result.fps,
+               "size": [result.width, result.height], "trimmed": result.trimmed, "audio": result.audio,
+               "duration": result.frames / result.fps if result.fps else 0.0, "flicker": round(result.flicker, 3)}
+        return Done(spec.job_id, str(out), time.perf_counter() - started, ran)
+    except EngineCancelled:
+        return Cancelled(spec.job_id)
+    except StyleTransferError as exc:
+        log.warning("video job %s refused by the engine: %s", spec.job_id, exc)
+        return Failed(spec.job_id, _user_message(exc), user_error=True)
+    except Exception as exc:  # noqa: BLE001 - report, keep the process alive
+        log.error("video job %s failed:\n%s", spec.job_id, traceback.format_exc())
+        return Failed(spec.job_id, f"{type(exc).__name__}: {exc}")
+
+
 def _user_message(exc: Exception) -> str:
     """What the user reads when the engine refused a job: never the engine's own text,
     which names internal files (content.png) and options (max_side)."""
-    from styletransfer.errors import CheckpointMissingError, ImageError
+    from styletransfer.errors import CheckpointMissingError, ImageError, VideoError
 
     from . import texts
 
     if isinstance(exc, CheckpointMissingError):
         return texts.JOB_METHOD_UNAVAILABLE
+    if isinstance(exc, VideoError):
+        return texts.JOB_VIDEO_UNUSABLE
     if isinstance(exc, ImageError):
         return texts.JOB_IMAGE_UNUSABLE
     return texts.JOB_OPTIONS_UNUSABLE

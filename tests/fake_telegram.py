@@ -335,7 +335,7 @@ class FakeMessage:
 
     @property
     def kind(self) -> str:
-        for key in ("photo", "document", "sticker", "voice", "video", "text"):
+        for key in ("photo", "animation", "video_note", "video", "document", "sticker", "voice", "text"):
             if key in self.raw:
                 return key
         return "other"
@@ -380,6 +380,26 @@ class FakeMessage:
     @property
     def document_name(self) -> str | None:
         return None if not self.document else self.document.get("file_name")
+
+    @property
+    def video(self) -> dict[str, Any] | None:
+        return self.raw.get("video")
+
+    @property
+    def animation(self) -> dict[str, Any] | None:
+        return self.raw.get("animation")
+
+    @property
+    def video_note(self) -> dict[str, Any] | None:
+        return self.raw.get("video_note")
+
+    @property
+    def media_bytes(self) -> bytes | None:
+        """The file of a video, animation, video note or document message."""
+        for key in ("video", "animation", "video_note", "document"):
+            if self.raw.get(key):
+                return self._tg.files[self.raw[key]["file_id"]].data
+        return None
 
     # buttons
     @property
@@ -544,11 +564,34 @@ class FakeUser:
         voice = {**stored.descriptor(), "duration": duration, "mime_type": "audio/ogg"}
         return await self._post(self._base_message(voice=voice))
 
-    async def send_video(self, duration: int = 5) -> FakeMessage:
-        stored = self.tg.store_file(bytes(4000), "videos", ".mp4")
-        video = {**stored.descriptor(), "width": 640, "height": 360, "duration": duration,
-                 "mime_type": "video/mp4", "file_name": "clip.mp4"}
-        return await self._post(self._base_message(video=video))
+    async def send_video(self, data: str | Path | bytes | None = None, *, width: int = 640, height: int = 360,
+                         duration: int = 5, file_name: str = "clip.mp4", caption: str | None = None) -> FakeMessage:
+        """Send a video (``data``: MP4 bytes or path; default: 4000 bytes that are no video)."""
+        data = Path(data).read_bytes() if isinstance(data, str | Path) else (data if data is not None else bytes(4000))
+        stored = self.tg.store_file(data, "videos", ".mp4")
+        video = {**stored.descriptor(), "width": width, "height": height, "duration": duration,
+                 "mime_type": "video/mp4", "file_name": file_name}
+        content: dict[str, Any] = {"video": video}
+        if caption:
+            content["caption"] = caption
+        return await self._post(self._base_message(**content))
+
+    async def send_animation(self, data: str | Path | bytes, *, width: int = 320, height: int = 240,
+                             duration: int = 2, file_name: str = "animation.gif.mp4") -> FakeMessage:
+        """Send a GIF the way Telegram delivers it: an ``animation`` (MP4 inside) with the
+        same file as a ``document`` beside it."""
+        data = Path(data).read_bytes() if isinstance(data, str | Path) else data
+        stored = self.tg.store_file(data, "animations", ".mp4")
+        base = {**stored.descriptor(), "file_name": file_name, "mime_type": "video/mp4"}
+        animation = {**base, "width": width, "height": height, "duration": duration}
+        return await self._post(self._base_message(animation=animation, document=base))
+
+    async def send_video_note(self, data: str | Path | bytes, *, length: int = 240, duration: int = 2) -> FakeMessage:
+        """Send a round video message (square MP4)."""
+        data = Path(data).read_bytes() if isinstance(data, str | Path) else data
+        stored = self.tg.store_file(data, "video_notes", ".mp4")
+        note = {**stored.descriptor(), "length": length, "duration": duration}
+        return await self._post(self._base_message(video_note=note))
 
     async def click(self, message: FakeMessage, button: str | None = None, *, data: str | None = None,
                     timeout: float = 10.0, wait: bool = True, stale: bool = False) -> CallbackAnswer | str:
@@ -1270,6 +1313,52 @@ class FakeTelegram:
         name, data, ctype, existing = self._file_input(params, uploads, "document")
         document = self._uploaded_document(name, data, ctype, existing)
         raw = self._bot_message(user, params, document=document, caption=caption, caption_entities=entities)
+        self.record_message(raw, from_bot=True)
+        return raw
+
+    def _uploaded_media(self, field: str, params: dict, uploads: dict) -> dict[str, Any]:
+        name, data, ctype, existing = self._file_input(params, uploads, field)
+        if existing is not None:
+            for msg in self._messages.values():
+                if msg.raw.get(field, {}).get("file_id") == existing.file_id:
+                    return msg.raw[field]
+        if len(data) > MAX_DOCUMENT_UPLOAD:
+            raise ApiError(413, "Request Entity Too Large")
+        if not data:
+            raise bad_request(f"file of {field} is empty")
+        stored = self.store_file(data, field + "s", Path(name).suffix or ".mp4")
+        media = {**stored.descriptor()}
+        if field == "video_note":
+            media.update({"length": int(params.get("length") or 240), "duration": int(params.get("duration") or 0)})
+        else:
+            media.update({"file_name": name, "mime_type": mimetypes.guess_type(name)[0] or ctype or "video/mp4",
+                          "width": int(params.get("width") or 0), "height": int(params.get("height") or 0),
+                          "duration": int(params.get("duration") or 0)})
+        return media
+
+    async def _api_sendvideo(self, params: dict, uploads: dict) -> Any:
+        user = self._chat(params)
+        caption, entities = self._text(params, "caption", MAX_CAPTION, required=False)
+        video = self._uploaded_media("video", params, uploads)
+        raw = self._bot_message(user, params, video=video, caption=caption, caption_entities=entities)
+        self.record_message(raw, from_bot=True)
+        return raw
+
+    async def _api_sendanimation(self, params: dict, uploads: dict) -> Any:
+        user = self._chat(params)
+        caption, entities = self._text(params, "caption", MAX_CAPTION, required=False)
+        animation = self._uploaded_media("animation", params, uploads)
+        raw = self._bot_message(user, params, animation=animation, document=dict(animation), caption=caption,
+                                caption_entities=entities)
+        self.record_message(raw, from_bot=True)
+        return raw
+
+    async def _api_sendvideonote(self, params: dict, uploads: dict) -> Any:
+        user = self._chat(params)
+        if params.get("caption"):
+            raise bad_request("video notes can't have a caption")
+        note = self._uploaded_media("video_note", params, uploads)
+        raw = self._bot_message(user, params, video_note=note)
         self.record_message(raw, from_bot=True)
         return raw
 

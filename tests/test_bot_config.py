@@ -106,6 +106,8 @@ WRONG = {
     "device": ("tpu", "'cuda'"),
     "max_side": ("abc", "integer"),
     "gatys_steps": ("0", "greater than or equal to 1"),
+    "video_max_side": ("10000", "less than or equal to 1920"),
+    "video_max_seconds": ("-5", "greater than 0"),
     "admin_ids": ("alice", "ADMIN_IDS"),
     "max_queued_per_user": ("-1", "greater than or equal to 1"),
     "max_queue": ("many", "integer"),

@@ -16,9 +16,12 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("stats", commands.stats))
     app.add_handler(CommandHandler("forget", commands.forget))
     app.add_handler(MessageHandler(filters.COMMAND, commands.unknown))
+    # videos first: a GIF arrives as an animation *and* a document (a .gif sent as a plain file
+    # stays a picture: Telegram's apps turn animated GIFs into animations)
+    app.add_handler(MessageHandler(filters.VIDEO | filters.VIDEO_NOTE | filters.ANIMATION | filters.Document.VIDEO,
+                                   messages.video))
     app.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, messages.image))
     app.add_handler(MessageHandler(filters.Sticker.ALL, messages.sticker))
-    app.add_handler(MessageHandler(filters.VIDEO | filters.VIDEO_NOTE | filters.ANIMATION, messages.video))
     app.add_handler(MessageHandler(filters.VOICE | filters.AUDIO, messages.voice))
     app.add_handler(MessageHandler(filters.TEXT, messages.text))
     app.add_handler(MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, messages.other))

@@ -10,7 +10,7 @@ from telegram.ext import ContextTypes
 
 from .. import keyboards, texts
 from ..context import Services, services
-from ..conversation import InputRejected, ask_method, fetch_image, remove_file, set_content
+from ..conversation import InputRejected, ask_method, fetch_image, fetch_video, remove_file, set_content
 
 STYLE_STATES = ("awaiting_style", "awaiting_own_style")
 
@@ -91,7 +91,24 @@ async def sticker(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def video(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.effective_message.reply_text(texts.VIDEO)
+    """A video, GIF (animation), round video note or video file: the content of a video job."""
+    svc = services(context)
+    message = update.effective_message
+    user_id = update.effective_user.id
+    session = await _session(update, svc)
+    if session.state == "awaiting_own_style":
+        await message.reply_text(texts.STYLE_MUST_BE_PICTURE)
+        return
+    try:
+        path, media, seconds = await fetch_video(svc, message, user_id)
+    except InputRejected as exc:
+        await message.reply_text(str(exc))
+        return
+    session = await set_content(svc, user_id, path, False, media)
+    limit = svc.settings.video_max_seconds
+    trim = texts.VIDEO_TRIM_NOTE.format(limit=limit) if seconds > limit else ""
+    await message.reply_text(texts.CHOOSE_STYLE_VIDEO.format(seconds=seconds, trim=trim),
+                             reply_markup=keyboards.styles(session.version))
 
 
 async def voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
