@@ -77,8 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-s", "--style", action="append", required=True, metavar="STYLE[:WEIGHT]",
                    help="preset name or image path; repeat to blend styles, with optional weights "
                    "after the last ':' (e.g. --style starry_night:0.7 --style udnie:0.3)")
-    p.add_argument("-m", "--method", choices=METHODS, default="adain",
-                   help="adain: any style, fast (default); johnson: one preset, fastest; "
+    p.add_argument("-m", "--method", choices=("auto", *METHODS), default="auto",
+                   help="auto (default): the fastest method with weights here for this style (adain, else the "
+                   "preset's johnson net, else gatys); adain: any style, fast; johnson: one preset, fastest; "
                    "gatys: any style, slow optimisation, no training needed")
     p.add_argument("-o", "--output", required=True, type=Path,
                    help="output image (.png, .jpg, .webp, ...) or, for a video, .mp4 or .gif")
@@ -146,11 +147,29 @@ def _check_output(path: Path) -> str:
 _VIDEO_OUT = {".mp4", ".gif"}
 
 
+def pick_method(styles: list[str], video: bool = False) -> str:
+    """``--method auto``: AdaIN when its decoder ships, else the preset's Johnson net (one
+    preset), else Gatys (photos only; a video without a fast method names the weights it needs)."""
+    from .checkpoints import available_methods
+    from .presets import is_preset
+
+    avail = available_methods()
+    names = [parse_style(s)[0] for s in styles]
+    if avail.get("adain"):
+        return "adain"
+    if len(names) == 1 and is_preset(names[0]) and names[0] in (avail.get("johnson") or []):
+        return "johnson"
+    return "adain" if video else "gatys"
+
+
 def run(args: argparse.Namespace) -> int:
     content = Path(args.content)
     if not content.is_file():
         raise StyleTransferError(f"content image {args.content!r} not found")
     from .video import looks_like_video
+
+    if args.method == "auto":
+        args.method = pick_method(args.style, video=looks_like_video(content))
 
     if looks_like_video(content):
         return run_video(args, content)

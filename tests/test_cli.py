@@ -129,3 +129,20 @@ def test_version_and_shipped_sample(capsys):
     with Image.open(sample) as img:
         assert img.size == (1024, 768)
     assert "tubingen.jpg" in (REPO / "NOTICE").read_text()
+
+
+def test_default_method_picks_what_works_here(tmp_path, capsys):
+    """`stylize photo --style X` (no --method) runs the fastest method that has weights:
+    AdaIN when its decoder ships, else the preset's net, else Gatys - never a missing-file error."""
+    from styletransfer.checkpoints import available_methods
+    from styletransfer.cli import pick_method
+
+    avail = available_methods()
+    for style in ("starry_night", "udnie", str(REPO / "styletransfer" / "presets" / "mondrian.jpg")):
+        expected = "adain" if avail["adain"] else "johnson" if style in avail["johnson"] else "gatys"
+        assert pick_method([style]) == expected
+    sample = REPO / "styletransfer" / "samples" / "tubingen.jpg"
+    out = tmp_path / "auto.png"
+    assert main([str(sample), "--style", "the_scream", "--size", "48", "--steps", "2", "-o", str(out)]) == 0
+    method = pick_method(["the_scream"])
+    assert f", {method}, " in capsys.readouterr().out and Image.open(out).size == (48, 36)
