@@ -188,7 +188,8 @@ def _default_photo() -> Path | None:
     from tests.conftest import shared_data_dir
 
     data = shared_data_dir()
-    candidates = [data / "eval" / "content" / "tubingen.jpg"] if data else []
+    candidates = [REPO / "styletransfer" / "samples" / "tubingen.jpg"]  # ships with the package
+    candidates += [data / "eval" / "content" / "tubingen.jpg"] if data else []
     candidates += sorted((REPO / "styletransfer" / "presets").glob("*.jpg"))[:1]
     return next((p for p in candidates if p.is_file()), None)
 
