@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 from .errors import Cancelled, InvalidOptionError, StyleTransferError
 from .ops import gram_matrix, total_variation
-from .vgg import CONTENT_LAYER, STYLE_LAYERS, VGG19Features, load_vgg19
+from .vgg import CONTENT_LAYER, LAYER_NAMES, STYLE_LAYERS, VGG19Features, load_vgg19
 
 __all__ = [
     "DEFAULT_STEPS",
@@ -209,8 +209,8 @@ def _check_inputs(content, styles, style_weights, style_keys, steps, optimizer, 
         raise InvalidOptionError(f"{len(style_keys)} style keys for {len(styles)} styles")
     if steps < 1:
         raise InvalidOptionError(f"steps must be at least 1, got {steps}")
-    if optimizer not in ("lbfgs", "adam"):
-        raise InvalidOptionError(f"optimizer must be 'lbfgs' or 'adam', not {optimizer!r}")
+    if optimizer not in ("lbfgs", "adam", "sgd"):
+        raise InvalidOptionError(f"optimizer must be 'lbfgs', 'adam' or 'sgd', not {optimizer!r}")
     if init not in ("content", "noise"):
         raise InvalidOptionError(f"init must be 'content' or 'noise', not {init!r}")
     if scales < 1:
@@ -239,6 +239,8 @@ def stylize_gatys(
     lr: float | None = None,
     history_size: int | None = None,
     bf16: bool | None = None,
+    style_layers: Sequence[str] = STYLE_LAYERS,
+    content_layer: str = CONTENT_LAYER,
 ) -> torch.Tensor:
     """Stylize ``content`` by optimising its pixels (Gatys, Ecker & Bethge 2016).
 
@@ -257,7 +259,9 @@ def stylize_gatys(
             scales (see :func:`split_steps`).
         content_weight, style_weight, tv_weight: loss weights (unitless).
         optimizer: ``"lbfgs"`` (``torch.optim.LBFGS``, as in the paper's
-            reference implementation) or ``"adam"`` (lower memory, slower to converge).
+            reference implementation), ``"adam"`` (lower memory, slower to
+            converge) or ``"sgd"`` (plain gradient descent with Nesterov momentum
+            0.9 on a gradient scaled to unit mean magnitude; the slowest).
         init: start from the ``"content"`` photo (default: stable, fewer steps)
             or from uniform ``"noise"`` (the paper's choice; needs ``seed`` for
             reproducibility).
@@ -276,7 +280,8 @@ def stylize_gatys(
             (or None): its Gram targets are then computed once per size and
             reused by later calls.
         seed: seed for ``init="noise"``.
-        lr: step size; default 1.0 for L-BFGS, 0.02 for Adam (pixels in [0, 1]).
+        lr: step size; default 1.0 for L-BFGS, 0.02 for Adam, 0.01 for SGD
+            (pixels in [0, 1]).
         history_size: L-BFGS history pairs; default :func:`lbfgs_history`
             (50, fewer for large images to bound memory).
         bf16: run the VGG convolutions under bfloat16 autocast (Gram
@@ -293,6 +298,12 @@ def stylize_gatys(
     styles, style_weights, style_keys = _check_inputs(
         content, styles, style_weights, style_keys, steps, optimizer, init, scales
     )
+    style_layers = tuple(style_layers)
+    bad = [n for n in style_layers if n not in STYLE_LAYERS]
+    if not style_layers or bad or content_layer not in LAYER_NAMES:
+        raise InvalidOptionError(f"style layers must be among {', '.join(STYLE_LAYERS)} and the content layer a "
+                                 f"VGG tap such as relu2_2, relu3_2 or relu4_2; got {list(style_layers)}, "
+                                 f"{content_layer!r}")
     device = torch.device(device) if device is not None else content.device
     if bf16 is None:
         bf16 = bf16_supported(device)
@@ -312,9 +323,11 @@ def stylize_gatys(
             raise Cancelled("stylization cancelled")
         content_s = _resize(content, size)
         with torch.no_grad():
-            content_feat = vgg(content_s, (CONTENT_LAYER,))[CONTENT_LAYER].float()
+            content_feat = vgg(content_s, (content_layer,))[content_layer].float()
             content_norm = content_feat.pow(2).sum().clamp_min(1e-8)
         grams = _style_targets(vgg, styles, style_weights, style_keys, size, device)
+        if style_layers != STYLE_LAYERS:
+            grams = {layer: g for layer, g in grams.items() if layer in style_layers}
         gram_norms = {layer: g.pow(2).sum().clamp_min(1e-8) for layer, g in grams.items()}
 
         if image is None:
@@ -334,12 +347,12 @@ def stylize_gatys(
                 raise Cancelled("stylization cancelled")
             opt.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                feats = vgg(x, STYLE_LAYERS + (CONTENT_LAYER,))
-            c_loss = (feats[CONTENT_LAYER].float() - content_feat).pow(2).sum() / content_norm
+                feats = vgg(x, style_layers + (content_layer,))
+            c_loss = (feats[content_layer].float() - content_feat).pow(2).sum() / content_norm
             s_loss = sum(
                 (gram_matrix(feats[layer]) - grams[layer]).pow(2).sum() / gram_norms[layer]
-                for layer in STYLE_LAYERS
-            ) / len(STYLE_LAYERS)
+                for layer in style_layers
+            ) / len(style_layers)
             tv = total_variation(x)
             loss = content_weight * c_loss + style_weight * s_loss + tv_weight * tv
             loss.backward()
@@ -367,10 +380,19 @@ def stylize_gatys(
             opt.step(closure)
             # LBFGS may stop early when the loss is flat; keep the step count honest.
             done = sum(step_counts[:scale_idx])
-        else:
+        elif optimizer == "adam":
             opt = torch.optim.Adam([x], lr=lr or 0.02)
             for _ in range(n_steps):
                 opt.step(closure)
+                with torch.no_grad():
+                    x.clamp_(0, 1)
+        else:  # SGD with Nesterov momentum; the gradient is normalised (pixel-space losses vary by decades)
+            opt = torch.optim.SGD([x], lr=lr or 0.01, momentum=0.9, nesterov=True)
+            for _ in range(n_steps):
+                closure()
+                with torch.no_grad():
+                    x.grad.div_(x.grad.abs().mean().clamp_min(1e-12))
+                opt.step()
                 with torch.no_grad():
                     x.clamp_(0, 1)
         image = x.detach().clamp(0, 1)

@@ -116,7 +116,7 @@ def test_scales_and_step_split():
     "kwargs, match",
     [
         ({"steps": 0}, "steps"),
-        ({"optimizer": "sgd"}, "optimizer"),
+        ({"optimizer": "rmsprop"}, "optimizer"),
         ({"init": "zeros"}, "init"),
         ({"scales": 0}, "scales"),
         ({"style_weights": [1.0, 2.0]}, "style weights"),
@@ -135,3 +135,28 @@ def test_bad_tensors(pair):
         stylize_gatys(content[0], [style])
     with pytest.raises(InvalidOptionError, match="at least one style"):
         stylize_gatys(content, [])
+
+
+def test_sgd_and_layer_choices(tubingen):
+    """SGD is a third optimizer; the style layers and the content layer are options (the study's)."""
+    import torch
+
+    from styletransfer.engine import image_to_tensor
+    from styletransfer.errors import InvalidOptionError
+    from styletransfer.gatys import stylize_gatys
+    from styletransfer.images import fit_max_side, open_image
+    from styletransfer.metrics import style_distance
+    from styletransfer.presets import preset_path
+
+    content = image_to_tensor(fit_max_side(open_image(tubingen), 48))
+    style = image_to_tensor(fit_max_side(open_image(preset_path("starry_night")), 48))
+    before = style_distance(content, style)
+    out = stylize_gatys(content, [style], steps=20, optimizer="sgd", scales=1, device="cpu")
+    assert out.shape == content.shape and torch.isfinite(out).all()
+    assert style_distance(out, style) < before  # it moved towards the style
+    fine = stylize_gatys(content, [style], steps=4, style_layers=("relu1_1",), content_layer="relu2_2", scales=1)
+    assert fine.shape == content.shape
+    with pytest.raises(InvalidOptionError, match="style layers"):
+        stylize_gatys(content, [style], steps=2, style_layers=("relu3_2",))
+    with pytest.raises(InvalidOptionError, match="sgd"):
+        stylize_gatys(content, [style], steps=2, optimizer="rmsprop")
