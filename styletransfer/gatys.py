@@ -280,7 +280,7 @@ def stylize_gatys(
             (or None): its Gram targets are then computed once per size and
             reused by later calls.
         seed: seed for ``init="noise"``.
-        lr: step size; default 1.0 for L-BFGS, 0.02 for Adam, 0.01 for SGD
+        lr: step size; default 1.0 for L-BFGS, 0.02 for Adam, 0.002 for SGD
             (pixels in [0, 1]).
         history_size: L-BFGS history pairs; default :func:`lbfgs_history`
             (50, fewer for large images to bound memory).
@@ -387,7 +387,7 @@ def stylize_gatys(
                 with torch.no_grad():
                     x.clamp_(0, 1)
         else:  # SGD with Nesterov momentum; the gradient is normalised (pixel-space losses vary by decades)
-            opt = torch.optim.SGD([x], lr=lr or 0.01, momentum=0.9, nesterov=True)
+            opt = torch.optim.SGD([x], lr=lr or 0.002, momentum=0.9, nesterov=True)
             for _ in range(n_steps):
                 closure()
                 with torch.no_grad():
