@@ -70,10 +70,26 @@ async def migrate(url: str) -> None:
     await asyncio.to_thread(_upgrade_sync, url)
 
 
+#: two-sided 97.5 % quantiles of Student's t for 1..29 degrees of freedom (then ~1.96)
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045)
+
+
 @dataclass
 class StatLine:
+    """Ratings of one group: count, mean and sample standard deviation (scores 1-10)."""
+
     count: int
     mean: float | None
+    sd: float | None = None
+
+    @property
+    def ci95(self) -> float | None:
+        """Half-width of the 95 % confidence interval of the mean (Student's t); None below 2 ratings."""
+        if self.count < 2 or self.sd is None:
+            return None
+        t = _T975[self.count - 2] if self.count - 1 <= len(_T975) else 1.96
+        return t * self.sd / self.count ** 0.5
 
 
 @dataclass
@@ -86,8 +102,13 @@ class Stats:
     own: StatLine = field(default_factory=lambda: StatLine(0, None))
 
 
-def _line(count: Any, mean: Any) -> StatLine:
-    return StatLine(int(count or 0), float(mean) if mean is not None else None)
+def _line(count: Any, mean: Any, mean_sq: Any = None) -> StatLine:
+    n = int(count or 0)
+    m = float(mean) if mean is not None else None
+    sd = None
+    if n >= 2 and m is not None and mean_sq is not None:
+        sd = max(0.0, (float(mean_sq) - m * m) * n / (n - 1)) ** 0.5
+    return StatLine(n, m, sd)
 
 
 class Store:
@@ -262,13 +283,14 @@ class Store:
 
     async def stats(self, user_id: int | None = None) -> Stats:
         async with self.sessions() as db:
-            overall = (await db.execute(select(func.count(Rating.id), func.avg(Rating.score)))).one()
+            sq = func.avg(Rating.score * Rating.score)
+            overall = (await db.execute(select(func.count(Rating.id), func.avg(Rating.score), sq))).one()
             per_method = await db.execute(
-                select(Job.method, func.count(Rating.id), func.avg(Rating.score))
+                select(Job.method, func.count(Rating.id), func.avg(Rating.score), sq)
                 .join(Job, Job.id == Rating.job_id).group_by(Job.method).order_by(Job.method)
             )
             per_preset = await db.execute(
-                select(Job.style_name, func.count(Rating.id), func.avg(Rating.score))
+                select(Job.style_name, func.count(Rating.id), func.avg(Rating.score), sq)
                 .join(Job, Job.id == Rating.job_id).where(Job.style_name != "own")
                 .group_by(Job.style_name).order_by(Job.style_name)
             )
@@ -279,8 +301,8 @@ class Store:
                 )).one()
         return Stats(
             overall=_line(*overall),
-            per_method={m: _line(c, a) for m, c, a in per_method.all()},
-            per_preset={p: _line(c, a) for p, c, a in per_preset.all()},
+            per_method={m: _line(c, a, q) for m, c, a, q in per_method.all()},
+            per_preset={p: _line(c, a, q) for p, c, a, q in per_preset.all()},
             own=_line(*own),
         )
 

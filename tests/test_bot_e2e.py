@@ -168,6 +168,7 @@ async def test_photo_preset_method_progress_result_rating_stats(tg, healthy, tub
 
     await alice.send("/stats")
     stats = await alice.wait_for_text(texts.STATS_TITLE, timeout=WAIT)
+    assert stats.photo and stats.photo_image.width >= 500  # the chart, with the numbers as its caption
     lines = stats.text.splitlines()
     assert "Gatys: 1 rating, mean 6.0" in lines, stats.text
     assert "The Starry Night: 1 rating, mean 6.0" in lines, stats.text

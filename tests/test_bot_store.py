@@ -147,3 +147,29 @@ async def test_downgrade_to_base_then_upgrade_again(tmp_path):
         assert (await store.get_job(job.id)).user_id == 2 and await store.queued_total() == 1
     finally:
         await store.close()
+
+
+async def test_stats_have_a_95_percent_interval_and_a_chart(store):
+    """Mean ± the Student-t 95 % interval per method; the chart renders (PNG) with it."""
+    import io
+
+    from PIL import Image
+
+    from bot.charts import stats_chart
+
+    scores = [6, 8, 7, 9, 5]
+    for i, score in enumerate(scores):
+        job = await _job(store, 100 + i, method="johnson")
+        await store.rate(job.id, 100 + i, score)
+    job = await _job(store, 200, method="gatys", style_name="own")
+    await store.rate(job.id, 200, 10)
+    stats = await store.stats()
+    line = stats.per_method["johnson"]
+    assert line.count == 5 and line.mean == 7.0
+    assert abs(line.sd - 1.5811) < 1e-3 and abs(line.ci95 - 2.776 * 1.5811 / 5 ** 0.5) < 1e-3
+    assert stats.per_method["gatys"].ci95 is None  # one rating: no interval
+    png = stats_chart(stats, {"johnson": "Preset net", "gatys": "Best quality"}, {"starry_night": "The Starry Night"})
+    img = Image.open(io.BytesIO(png))
+    assert img.format == "PNG" and img.width > 500 and img.height > 200
+    # the chart is not blank: several distinct colours
+    assert len(set(img.convert("RGB").resize((64, 64)).getdata())) > 10

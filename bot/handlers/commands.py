@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from telegram import InputMediaPhoto, Update
 from telegram.ext import ContextTypes
 
@@ -13,6 +16,8 @@ from .. import keyboards, texts
 from ..context import services
 from ..db import StatLine
 from ..delivery import style_title
+
+log = logging.getLogger(__name__)
 
 
 async def _session(update: Update, context: ContextTypes.DEFAULT_TYPE):
@@ -87,6 +92,8 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def _fmt(name: str, line: StatLine) -> str:
     mean = f"{line.mean:.1f}" if line.mean is not None else "–"
+    if line.ci95 is not None:
+        mean += f" ± {line.ci95:.1f}"
     return texts.STATS_LINE.format(name=name, count=line.count, s="" if line.count == 1 else "s", mean=mean)
 
 
@@ -100,8 +107,22 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lines += [_fmt(texts.METHOD_NAMES.get(m, m), line) for m, line in result.per_method.items()]
     if result.per_preset:
         lines += ["", "By preset:"] + [_fmt(style_title(p), line) for p, line in result.per_preset.items()]
-    lines += ["", _fmt("Your ratings", result.own)]
-    await update.effective_message.reply_text("\n".join(lines) + await _admin_lines(svc, update.effective_user.id))
+    lines += ["", _fmt("Your ratings", result.own), texts.STATS_REPORT]
+    text = "\n".join(lines) + await _admin_lines(svc, update.effective_user.id)
+    from ..charts import stats_chart
+
+    try:
+        png = await asyncio.to_thread(stats_chart, result, texts.METHOD_NAMES,
+                                      {p: style_title(p) for p in result.per_preset})
+    except Exception:  # noqa: BLE001 - a chart problem must not cost the numbers
+        log.exception("stats chart failed")
+        png = None
+    if png is None or len(text) > 1024:  # captions hold 1024 characters
+        if png is not None:
+            await update.effective_message.reply_photo(png)
+        await update.effective_message.reply_text(text)
+        return
+    await update.effective_message.reply_photo(png, caption=text)
 
 
 async def _admin_lines(svc, user_id: int) -> str:
