@@ -128,7 +128,39 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="check settings, weights, device, database, data folder and the token")
     check.add_argument("--offline", action="store_true", help="do not call the Bot API (getMe)")
     check.add_argument("--healthz", action="store_true", help="also ask the running bot's /healthz (Docker healthcheck)")
+    export = sub.add_parser("export-ratings", help="every rating with its method, style and options")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
     return parser
+
+
+async def _export_ratings(settings: Settings, fmt: str, output: str) -> int:
+    import csv
+    import io
+
+    from .db import Store
+
+    store = Store(settings.database_url)
+    try:
+        rows = await store.ratings_rows()
+    finally:
+        await store.close()
+    buf = io.StringIO()
+    if fmt == "json":
+        buf.write(json.dumps(rows, indent=1) + "\n")
+    else:
+        fields = ["rating_id", "job_id", "user_id", "score", "method", "style", "alpha", "preserve_color", "media",
+                  "max_side", "seconds", "rated_at"]
+        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    if output == "-":
+        sys.stdout.write(buf.getvalue())
+    else:
+        with open(output, "w", encoding="utf-8", newline="") as fh:
+            fh.write(buf.getvalue())
+        print(f"wrote {len(rows)} ratings to {output}", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -142,6 +174,11 @@ def main(argv: list[str] | None = None) -> None:
         from .check import main as check_main
 
         raise SystemExit(check_main(settings, offline=args.offline, healthz=args.healthz))
+    if args.command == "export-ratings":
+        from .db import migrate
+
+        asyncio.run(migrate(settings.database_url))
+        raise SystemExit(asyncio.run(_export_ratings(settings, args.format, args.output)))
     setup_logging(settings.log_level, settings.token)
     asyncio.run(serve(settings))
 

@@ -306,6 +306,24 @@ class Store:
             own=_line(*own),
         )
 
+    async def ratings_rows(self) -> list[dict[str, Any]]:
+        """Every rating with its job's method, style and options, oldest first (for export)."""
+        async with self.sessions() as db:
+            rows = await db.execute(
+                select(Rating, Job).join(Job, Job.id == Rating.job_id).order_by(Rating.id)
+            )
+            out = []
+            for rating, job in rows.all():
+                options = job.options or {}
+                out.append({
+                    "rating_id": rating.id, "job_id": job.id, "user_id": rating.user_id, "score": rating.score,
+                    "method": job.method, "style": job.style_name, "alpha": options.get("alpha", 1.0),
+                    "preserve_color": bool(options.get("preserve_color", False)),
+                    "media": options.get("media", "photo"), "max_side": options.get("max_side"),
+                    "seconds": job.seconds, "rated_at": rating.updated_at.isoformat() if rating.updated_at else None,
+                })
+            return out
+
     # privacy ------------------------------------------------------------------------------
     async def forget(self, user_id: int) -> list[str]:
         """Delete everything stored about a user (ratings, jobs, state, user row).

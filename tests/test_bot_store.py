@@ -173,3 +173,35 @@ async def test_stats_have_a_95_percent_interval_and_a_chart(store):
     assert img.format == "PNG" and img.width > 500 and img.height > 200
     # the chart is not blank: several distinct colours
     assert len(set(img.convert("RGB").resize((64, 64)).getdata())) > 10
+
+
+def test_export_ratings_csv(tmp_path):
+    """`stylebot export-ratings --format csv` writes one row per rating with its job's method and style."""
+    import asyncio
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/bot.db"
+
+    async def fill():
+        await migrate(url)
+        store = Store(url)
+        try:
+            job = await _job(store, 7, method="johnson", options={"alpha": 0.75, "media": "video"})
+            await store.rate(job.id, 7, 9)
+            job = await _job(store, 8, method="gatys")
+            await store.rate(job.id, 8, 4)
+        finally:
+            await store.close()
+
+    asyncio.run(fill())
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": "123:abc", "DATABASE_URL": url, "DATA_DIR": str(tmp_path / "d")}
+    out = subprocess.run([sys.executable, "-m", "bot", "export-ratings", "--format", "csv"], capture_output=True,
+                         text=True, env=env, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(out.stdout.splitlines()))
+    assert [(r["user_id"], r["score"], r["method"], r["style"]) for r in rows] == [
+        ("7", "9", "johnson", "starry_night"), ("8", "4", "gatys", "starry_night")]
+    assert rows[0]["alpha"] == "0.75" and rows[0]["media"] == "video"
