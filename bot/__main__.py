@@ -49,6 +49,10 @@ def _web_app(application, settings: Settings, webhook: bool) -> web.Application:
 
     web_app = web.Application()
     web_app.router.add_get("/healthz", healthz)
+    from .web.dashboard import add_dashboard
+
+    add_dashboard(web_app, application,
+                  settings.dashboard_token.get_secret_value() if settings.dashboard_token else None)
     if webhook:
         web_app.router.add_post(WEBHOOK_PATH, telegram)
     return web_app

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
 
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    dashboard_token: SecretStr | None = None
     host: str = Field("0.0.0.0", min_length=1, description="address of the HTTP server")
     port: int = Field(8080, ge=0, le=65535, description="port of the HTTP server; 0 disables it in polling mode")
 
@@ -107,6 +108,15 @@ class Settings(BaseSettings):
     def _data_dir(cls, value: Path) -> Path:
         if not str(value).strip() or str(value) == ".":
             raise ValueError("must name a folder, e.g. data or /data")
+        return value
+
+    @field_validator("dashboard_token")
+    @classmethod
+    def _dashboard_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (it guards the operator page)")
         return value
 
     @field_validator("webhook_secret")
@@ -183,7 +193,7 @@ def describe_errors(exc: ValidationError) -> str:
             continue
         value = err.get("input")
         shown = value if isinstance(value, str) else repr(value)
-        if name == "WEBHOOK_SECRET":
+        if name in ("WEBHOOK_SECRET", "DASHBOARD_TOKEN"):
             shown = "****"  # a secret is never echoed
         lines.append(f"{name}={shown!s} is not valid: {msg[:1].lower() + msg[1:]}{hint}.")
     return "\n".join(lines)

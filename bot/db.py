@@ -306,6 +306,18 @@ class Store:
             own=_line(*own),
         )
 
+    async def jobs_since(self, since) -> list[tuple[Any, str, str]]:
+        """(created_at, method, status) of the jobs created after ``since`` (for the dashboard)."""
+        async with self.sessions() as db:
+            rows = await db.execute(select(Job.created_at, Job.method, Job.status).where(Job.created_at >= since))
+            return [tuple(r) for r in rows.all()]
+
+    async def status_counts(self) -> dict[str, int]:
+        """How many jobs are in each status, all time."""
+        async with self.sessions() as db:
+            rows = await db.execute(select(Job.status, func.count(Job.id)).group_by(Job.status))
+            return {status: int(n) for status, n in rows.all()}
+
     async def ratings_rows(self) -> list[dict[str, Any]]:
         """Every rating with its job's method, style and options, oldest first (for export)."""
         async with self.sessions() as db:

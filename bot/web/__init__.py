@@ -1,0 +1,1 @@
+"""The bot's HTTP pages (aiohttp): the operator dashboard."""
