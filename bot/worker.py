@@ -25,35 +25,16 @@ PROGRESS_MIN_INTERVAL_S = 0.25
 
 
 def run_job(spec: JobSpec, emit, cancel) -> object:
-    """Run one job in this process; returns the outcome event (also used directly by tests)."""
+    """Run one job in this process; returns the outcome event (also used directly by tests).
+    Never raises: a refusal by the engine is a user error in plain words, anything else a
+    logged internal failure."""
     from styletransfer.errors import Cancelled as EngineCancelled
     from styletransfer.errors import StyleTransferError
 
-    last = [0.0]
-
-    def progress(step: int, total: int, info: dict | None = None) -> None:
-        now = time.monotonic()
-        if step >= total or now - last[0] >= PROGRESS_MIN_INTERVAL_S:
-            last[0] = now
-            emit(Progress(spec.job_id, int(step), int(total), str((info or {}).get("stage", ""))))
-
     started = time.perf_counter()
-    if spec.media != "photo":
-        return _run_video(spec, emit, cancel, started)
     try:
-        from styletransfer.engine import StyleOptions, stylize
-
-        options = StyleOptions(
-            alpha=spec.alpha, preserve_color=spec.preserve_color, max_side=spec.max_side,
-            steps=spec.steps, device=spec.device,
-        )
-        image = stylize(spec.content_path, spec.style, method=spec.method, options=options,
-                        progress=progress, cancel=cancel)
-        out = Path(spec.output_path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        image.save(out, format="PNG")
-        ran = {"method": spec.method, "alpha": float(options.alpha), "preserve_color": bool(options.preserve_color),
-               "max_side": options.max_side, "steps": options.steps, "size": list(image.size)}
+        painter = _paint_photo if spec.media == "photo" else _paint_video
+        out, ran = painter(spec, emit, cancel)
         return Done(spec.job_id, str(out), time.perf_counter() - started, ran)
     except EngineCancelled:
         return Cancelled(spec.job_id)
@@ -65,38 +46,47 @@ def run_job(spec: JobSpec, emit, cancel) -> object:
         return Failed(spec.job_id, f"{type(exc).__name__}: {exc}")
 
 
-def _run_video(spec: JobSpec, emit, cancel, started: float) -> object:
+def _paint_photo(spec: JobSpec, emit, cancel) -> tuple[Path, dict]:
+    """:func:`styletransfer.engine.stylize`; the result as PNG; progress throttled."""
+    from styletransfer.engine import StyleOptions, stylize
+
+    last = [0.0]
+
+    def progress(step: int, total: int, info: dict | None = None) -> None:
+        now = time.monotonic()
+        if step >= total or now - last[0] >= PROGRESS_MIN_INTERVAL_S:
+            last[0] = now
+            emit(Progress(spec.job_id, int(step), int(total), str((info or {}).get("stage", ""))))
+
+    options = StyleOptions(alpha=spec.alpha, preserve_color=spec.preserve_color, max_side=spec.max_side,
+                           steps=spec.steps, device=spec.device)
+    image = stylize(spec.content_path, spec.style, method=spec.method, options=options, progress=progress,
+                    cancel=cancel)
+    out = Path(spec.output_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    image.save(out, format="PNG")
+    return out, {"method": spec.method, "alpha": float(options.alpha), "preserve_color": bool(options.preserve_color),
+                 "max_side": options.max_side, "steps": options.steps, "size": list(image.size)}
+
+
+def _paint_video(spec: JobSpec, emit, cancel) -> tuple[Path, dict]:
     """A video, GIF or video note job: :func:`styletransfer.video.stylize_video`, progress per batch
     (frame k of n), the result as MP4 (square kept for a video note)."""
-    from styletransfer.errors import Cancelled as EngineCancelled
-    from styletransfer.errors import StyleTransferError
+    from styletransfer.video import VideoOptions, stylize_video
 
-    try:
-        from styletransfer.video import VideoOptions, stylize_video
+    options = VideoOptions(alpha=spec.alpha, preserve_color=spec.preserve_color, max_side=spec.max_side,
+                           max_seconds=spec.max_seconds, device=spec.device)
+    out = Path(spec.output_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
 
-        options = VideoOptions(alpha=spec.alpha, preserve_color=spec.preserve_color, max_side=spec.max_side,
-                               max_seconds=spec.max_seconds, device=spec.device)
-        out = Path(spec.output_path)
-        out.parent.mkdir(parents=True, exist_ok=True)
+    def progress(done: int, total: int, info: dict) -> None:
+        emit(Progress(spec.job_id, int(done), int(total), "frames"))
 
-        def progress(done: int, total: int, info: dict) -> None:
-            emit(Progress(spec.job_id, int(done), int(total), "frames"))
-
-        result = stylize_video(spec.content_path, out, spec.style, spec.method, options, progress=progress,
-                               cancel=cancel)
-        ran = {"method": spec.method, "alpha": float(options.alpha), "preserve_color": bool(options.preserve_color),
-               "max_side": options.max_side, "media": spec.media, "frames": result.frames, "fps": result.fps,
-               "size": [result.width, result.height], "trimmed": result.trimmed, "audio": result.audio,
-               "duration": result.frames / result.fps if result.fps else 0.0, "flicker": round(result.flicker, 3)}
-        return Done(spec.job_id, str(out), time.perf_counter() - started, ran)
-    except EngineCancelled:
-        return Cancelled(spec.job_id)
-    except StyleTransferError as exc:
-        log.warning("video job %s refused by the engine: %s", spec.job_id, exc)
-        return Failed(spec.job_id, _user_message(exc), user_error=True)
-    except Exception as exc:  # noqa: BLE001 - report, keep the process alive
-        log.error("video job %s failed:\n%s", spec.job_id, traceback.format_exc())
-        return Failed(spec.job_id, f"{type(exc).__name__}: {exc}")
+    result = stylize_video(spec.content_path, out, spec.style, spec.method, options, progress=progress, cancel=cancel)
+    return out, {"method": spec.method, "alpha": float(options.alpha), "preserve_color": bool(options.preserve_color),
+                 "max_side": options.max_side, "media": spec.media, "frames": result.frames, "fps": result.fps,
+                 "size": [result.width, result.height], "trimmed": result.trimmed, "audio": result.audio,
+                 "duration": result.frames / result.fps if result.fps else 0.0, "flicker": round(result.flicker, 3)}
 
 
 def _user_message(exc: Exception) -> str:

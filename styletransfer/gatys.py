@@ -27,7 +27,6 @@ Images are float tensors (1, 3, H, W), RGB, values in [0, 1].
 
 from __future__ import annotations
 
-import functools
 import math
 import threading
 from collections import OrderedDict

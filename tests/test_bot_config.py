@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.config import Settings
-from bot.logs import TokenRedactingFilter, redact, setup_logging
+from bot.logs import TokenRedactingFilter, redact
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 

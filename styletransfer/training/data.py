@@ -256,7 +256,6 @@ class ContentBank:
         _encode_batches(encoder, count, batch, make, sink, (ENCODER_LAYER,), bf16, f"content bank {crop} px")
         crops.flush()
         feats.flush()
-        del crops, feats
         torch.set_rng_state(gen_state)
         self.built_s = time.perf_counter() - t0
 
