@@ -70,7 +70,12 @@ async def start_services(app: Application) -> None:
     services.gatys_history = scheduler.gatys_history
     scheduler.start()
     try:
-        await app.bot.set_my_commands([BotCommand(name, description) for name, description in texts.COMMANDS])
+        from .i18n import DEFAULT_LANGUAGE, LANGUAGES, language
+
+        for lang in sorted(LANGUAGES, key=lambda code: code == DEFAULT_LANGUAGE):  # the default last
+            with language(lang):
+                commands = [BotCommand(name, description) for name, description in texts.COMMANDS]
+            await app.bot.set_my_commands(commands, language_code=None if lang == DEFAULT_LANGUAGE else lang)
     except TelegramError as exc:
         log.warning("setMyCommands failed: %s", exc)
 

@@ -22,6 +22,7 @@ from . import keyboards, texts
 from .context import Services
 from .delivery import style_title
 from .estimates import estimate_seconds
+from .i18n import get_language
 from .models import UserSession
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,28 @@ def _save_png(data: bytes, path: Path, max_side: int) -> None:
     image.save(path, format="PNG")
 
 
-def user_reason(exc: ImageError) -> str:
-    """An ImageError as words for the user: no file names, no decoder internals."""
+def user_reason(exc: Exception) -> str:
+    """An ImageError or VideoError as words for the user, in their language: what was
+    wrong, never a file name or a decoder's internals."""
+    text = str(exc)
+    m = re.search(r"too small: (\d+)×(\d+) pixels \(each side needs at least (\d+)\)", text)
+    if m:
+        return texts.REASON_TOO_SMALL.format(width=m.group(1), height=m.group(2), min_side=m.group(3))
+    for pattern, reason in (
+        ("still image", "REASON_STILL_IMAGE"), ("no video stream", "REASON_NO_VIDEO_STREAM"),
+        ("7680×4320", "REASON_VIDEO_TOO_LARGE"), ("no frames", "REASON_NO_FRAMES"),
+        ("not a video", "REASON_NOT_VIDEO"), ("corrupt video", "REASON_CORRUPT"),
+        ("not an image", "REASON_NOT_IMAGE"), ("truncated", "REASON_TRUNCATED"),
+        ("too large", "REASON_TOO_LARGE"), ("empty", "REASON_EMPTY"), ("corrupt", "REASON_CORRUPT"),
+        ("cannot be decoded", "REASON_CORRUPT"),
+    ):
+        if pattern in text:
+            return getattr(texts, reason)
+    return _legacy_reason(exc)
+
+
+def _legacy_reason(exc: Exception) -> str:
+    """Fallback for an unforeseen message: the library's words, file names and internals removed."""
     # the decoder's own detail in parentheses goes; our hints ("try JPEG…", "each side…") stay
     text = re.sub(r"\s*\((?!try |each |the upload)[^()]*\)", "", str(exc))
     text = re.sub(r"^(the file|'[^']*'|<bytes>)\s*:?\s*", "it ", text).strip()
@@ -260,6 +281,7 @@ async def submit_job(services: Services, chat_id: int, user_id: int, session: Us
         "steps": settings.gatys_steps if method == "gatys" else None,
         "source": session.content_path,
         "media": media,
+        "lang": get_language(),  # the job's messages (status, result, failure) speak the user's language
     }
     if media != "photo":  # clips have their own size cap (VIDEO_MAX_SIDE); a smaller /settings size still wins
         options["max_side"] = min(session.output_size or settings.video_max_side, settings.video_max_side)

@@ -318,6 +318,11 @@ class Store:
             rows = await db.execute(select(Job.status, func.count(Job.id)).group_by(Job.status))
             return {status: int(n) for status, n in rows.all()}
 
+    async def language_of(self, user_id: int) -> str | None:
+        """The language a user chose in /settings (None: not chosen, or unknown user)."""
+        async with self.sessions() as db:
+            return await db.scalar(select(UserSession.language).where(UserSession.user_id == user_id))
+
     async def ratings_rows(self) -> list[dict[str, Any]]:
         """Every rating with its job's method, style and options, oldest first (for export)."""
         async with self.sessions() as db:

@@ -70,8 +70,8 @@ def _jpeg(png: bytes, quality: int = 90) -> bytes:
 
 
 def style_title(style_name: str) -> str:
-    preset = PRESETS.get(style_name)
-    return preset.title if preset else texts.OWN_STYLE_NAME
+    """A preset's title, or "your style image", in the current language."""
+    return texts.preset_title(style_name) if style_name in PRESETS else texts.OWN_STYLE_NAME
 
 
 class Delivery:

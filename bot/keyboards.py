@@ -24,7 +24,7 @@ def _b(text: str, data: str) -> Button:
 
 
 def styles(version: int) -> InlineKeyboardMarkup:
-    buttons = [_b(p.title, f"st:{version}:{name}") for name, p in PRESETS.items()]
+    buttons = [_b(texts.preset_title(name), f"st:{version}:{name}") for name in PRESETS]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
     rows.append([_b(texts.OWN_STYLE_BUTTON, f"st:{version}:own"), _b(texts.CANCEL_BUTTON, f"cx:{version}")])
     return InlineKeyboardMarkup(rows)
@@ -51,7 +51,7 @@ SIZES = (256, 512, 768, 1024, 1536, 2048)
 
 
 def settings(method: str, alpha: float, preserve_color: bool, size: int, max_side: int,
-             methods_available: list[str]) -> InlineKeyboardMarkup:
+             methods_available: list[str], language: str | None = None) -> InlineKeyboardMarkup:
     def mark(selected: bool, text: str) -> str:
         return f"• {text}" if selected else text
 
@@ -60,6 +60,10 @@ def settings(method: str, alpha: float, preserve_color: bool, size: int, max_sid
     rows.append([_b(("✅ " if preserve_color else "⬜ ") + texts.KEEP_COLORS_BUTTON.split(" ", 1)[1], "cfg:c:toggle")])
     sizes = sorted({s for s in SIZES if s < max_side} | {max_side})[-4:]
     rows.append([_b(mark(s == size, str(s)), f"cfg:s:{s}") for s in sizes])
+    from .i18n import LANGUAGES
+
+    rows.append([_b(mark(code == language, name), f"cfg:l:{code}") for code, name in LANGUAGES.items()]
+                + [_b(mark(language is None, texts.LANGUAGE_AUTO), "cfg:l:auto")])
     return InlineKeyboardMarkup(rows)
 
 

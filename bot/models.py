@@ -72,6 +72,8 @@ class UserSession(Base):
     content_media: Mapped[str] = mapped_column(String(16), default="photo", server_default="photo")
     style_name: Mapped[str | None] = mapped_column(String(64))
     style_path: Mapped[str | None] = mapped_column(Text)
+    #: ``en`` | ``ru`` chosen in /settings; None: the language of the user's Telegram app
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     default_method: Mapped[str] = mapped_column(String(16), default="adain")
     alpha: Mapped[float] = mapped_column(Float, default=1.0)
     preserve_color: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -20,6 +20,7 @@ from . import texts
 from .config import Settings
 from .db import Store
 from .delivery import Delivery
+from .i18n import language, set_language
 from .jobs import Cancelled, Done, Failed, InferenceWorker, JobSpec, Progress
 from .models import Job
 
@@ -73,6 +74,7 @@ class Scheduler:
                 raise
             except Exception:  # noqa: BLE001 - one bad job must not stop the queue
                 log.exception("job %s crashed the scheduler step", job.id)
+                set_language((job.options or {}).get("lang"))
                 if await self.store.finish_job(job.id, "failed", error="scheduler error"):
                     await self._safe(self.delivery.failed(job, texts.INTERNAL_FAILURE))
                     self.cleanup(job)
@@ -91,6 +93,7 @@ class Scheduler:
         )
 
     async def run_job(self, job: Job) -> None:
+        set_language((job.options or {}).get("lang"))  # this job's texts, and the tasks it starts
         if not await self.store.mark_running(job.id):
             return  # cancelled (or forgotten) after it was picked: it must not run
         job.status = "running"
@@ -132,13 +135,19 @@ class Scheduler:
         self.cleanup(job)
 
     def _on_progress(self, job: Job, event: Progress) -> None:
+        # called from the event reader's loop callback, outside the job's task: set the job's language here
         pending = self._progress_tasks.get(job.id)
         if pending is None or pending.done():
-            self._progress_tasks[job.id] = asyncio.create_task(self._safe(self.delivery.progress(job, event)))
+            async def report() -> None:
+                set_language((job.options or {}).get("lang"))
+                await self._safe(self.delivery.progress(job, event))
+
+            self._progress_tasks[job.id] = asyncio.create_task(report())
 
     async def announce_positions(self) -> None:
         for position, queued in enumerate(await self.store.queued_jobs(), start=2):
-            await self._safe(self.delivery.queued(queued, position))
+            with language((queued.options or {}).get("lang")):
+                await self._safe(self.delivery.queued(queued, position))
 
     async def cancel_user_jobs(self, user_id: int) -> int:
         """Cancel a user's queued jobs and ask their running job to stop; returns how many."""

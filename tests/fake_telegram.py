@@ -750,6 +750,7 @@ class FakeTelegram:
         self._messages: dict[tuple[int, int], FakeMessage] = {}
         self._transcript: list[tuple[int, str]] = []
         self._errors: list[tuple[str, ApiError, int]] = []
+        self.commands_by_language: dict[str, list] = {}  # "" = the default list
         self._delays: dict[str, float] = {}
         self._changed = asyncio.Event()
         self._poller: asyncio.Future | None = None
@@ -1275,7 +1276,12 @@ class FakeTelegram:
                 raise bad_request("BOT_COMMAND_INVALID")
             if not 1 <= len(desc) <= 256:
                 raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
-        self.commands = commands
+        lang = params.get("language_code") or ""
+        if lang and not re.fullmatch(r"[a-z]{2}", lang):
+            raise bad_request("wrong language code")
+        self.commands_by_language[lang] = commands
+        if not lang:
+            self.commands = commands
         return True
 
     async def _api_getmycommands(self, params: dict, uploads: dict) -> Any:

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from . import buttons, commands, errors, messages
 
 
+async def _language(update: Update, context) -> None:
+    """Before any handler: the language of this update (the user's /settings choice,
+    else their Telegram app's), for every text the handlers send."""
+    from ..context import services
+    from ..i18n import pick_language, set_language
+
+    user = update.effective_user
+    if user is None:
+        set_language(None)
+        return
+    chosen = await services(context).store.language_of(user.id)
+    set_language(pick_language(chosen, user.language_code))
+
+
 def register(app: Application) -> None:
+    app.add_handler(TypeHandler(Update, _language), group=-1)
     app.add_handler(CommandHandler("start", commands.start))
     app.add_handler(CommandHandler("help", commands.help_))
     app.add_handler(CommandHandler("styles", commands.styles))

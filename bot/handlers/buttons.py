@@ -10,6 +10,7 @@ from telegram.ext import ContextTypes
 from styletransfer.presets import is_preset
 
 from .. import keyboards, texts
+from ..i18n import LANGUAGES, pick_language, set_language
 from ..context import Services, services
 from ..conversation import ask_method, limit_error, submit_job
 from ..keyboards import ALPHAS
@@ -178,6 +179,9 @@ async def configure(svc: Services, update: Update, session, rest: str) -> str | 
         changes["preserve_color"] = not session.preserve_color
     elif field == "s" and value.isdigit():
         changes["output_size"] = min(int(value), svc.settings.max_side)
+    elif field == "l" and (value in LANGUAGES or value == "auto"):
+        changes["language"] = None if value == "auto" else value
+        set_language(pick_language(changes["language"], update.effective_user.language_code))
     else:
         return texts.STALE_BUTTON
     # settings do not invalidate a conversation in progress: keep the version

@@ -50,7 +50,7 @@ async def styles(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     media = []
     for name, preset in PRESETS.items():
         photo = cache.get(name) or await asyncio.to_thread(_preset_jpeg, preset.path)
-        media.append(InputMediaPhoto(photo, caption=preset.label))
+        media.append(InputMediaPhoto(photo, caption=f"{texts.preset_title(name)} — {preset.artist}, {preset.year}"))
     await update.effective_message.reply_text(texts.STYLES_INTRO)
     sent = await context.bot.send_media_group(update.effective_chat.id, media)
     for name, message in zip(PRESETS, sent):
@@ -65,12 +65,16 @@ def _methods_for_settings() -> list[str]:
 
 def settings_view(session, max_side: int) -> tuple[str, object]:
     size = min(session.output_size or max_side, max_side)
+    from ..i18n import LANGUAGES
+
+    language = getattr(session, "language", None)
     text = texts.SETTINGS.format(
         method=texts.METHOD_NAMES.get(session.default_method, session.default_method), alpha=session.alpha,
-        colors="yes" if session.preserve_color else "no", size=size,
+        colors=texts.YES if session.preserve_color else texts.NO, size=size,
+        language=LANGUAGES.get(language) or texts.LANGUAGE_AUTO,
     )
     markup = keyboards.settings(session.default_method, session.alpha, session.preserve_color, size, max_side,
-                                _methods_for_settings())
+                                _methods_for_settings(), language)
     return text, markup
 
 
@@ -94,7 +98,7 @@ def _fmt(name: str, line: StatLine) -> str:
     mean = f"{line.mean:.1f}" if line.mean is not None else "–"
     if line.ci95 is not None:
         mean += f" ± {line.ci95:.1f}"
-    return texts.STATS_LINE.format(name=name, count=line.count, s="" if line.count == 1 else "s", mean=mean)
+    return texts.stats_line(name, line.count, mean)
 
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -103,11 +107,11 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if result.overall.count == 0:
         await update.effective_message.reply_text(texts.STATS_NONE + await _admin_lines(svc, update.effective_user.id))
         return
-    lines = [texts.STATS_TITLE, _fmt("All results", result.overall), "", "By method:"]
+    lines = [texts.STATS_TITLE, _fmt(texts.STATS_ALL, result.overall), "", texts.STATS_BY_METHOD]
     lines += [_fmt(texts.METHOD_NAMES.get(m, m), line) for m, line in result.per_method.items()]
     if result.per_preset:
-        lines += ["", "By preset:"] + [_fmt(style_title(p), line) for p, line in result.per_preset.items()]
-    lines += ["", _fmt("Your ratings", result.own), texts.STATS_REPORT]
+        lines += ["", texts.STATS_BY_PRESET] + [_fmt(style_title(p), line) for p, line in result.per_preset.items()]
+    lines += ["", _fmt(texts.STATS_YOURS, result.own), texts.STATS_REPORT]
     text = "\n".join(lines) + await _admin_lines(svc, update.effective_user.id)
     from ..charts import stats_chart
 
