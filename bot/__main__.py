@@ -47,8 +47,19 @@ def _web_app(application, settings: Settings, webhook: bool) -> web.Application:
         await application.update_queue.put(update)
         return web.Response(text="ok")
 
+    async def metrics(request: web.Request) -> web.Response:
+        from .context import KEY
+        from .metrics import CONTENT_TYPE
+
+        svc = application.bot_data[KEY]
+        if svc.scheduler is None:
+            return web.Response(status=503)
+        body = await svc.scheduler.metrics.render(svc.store, svc.scheduler.worker)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
     web_app = web.Application()
     web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/metrics", metrics)
     from .web.dashboard import add_dashboard
 
     add_dashboard(web_app, application,

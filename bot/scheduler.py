@@ -29,7 +29,10 @@ log = logging.getLogger(__name__)
 
 class Scheduler:
     def __init__(self, store: Store, worker: InferenceWorker, delivery: Delivery, settings: Settings) -> None:
+        from .metrics import Metrics
+
         self.store, self.worker, self.delivery, self.settings = store, worker, delivery, settings
+        self.metrics = Metrics()
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._progress_tasks: dict[int, asyncio.Task] = {}
@@ -109,6 +112,9 @@ class Scheduler:
         await asyncio.shield(self._finishing)
 
     async def _finish(self, job: Job, outcome: object) -> None:
+        media = str((job.options or {}).get("media", "photo"))
+        kind = {Done: "done", Cancelled: "cancelled", Failed: "failed"}.get(type(outcome), "failed")
+        self.metrics.finished(job.method, media, kind, getattr(outcome, "seconds", None))
         if isinstance(outcome, Done):
             if job.method == "gatys":
                 self.gatys_history.insert(0, (outcome.seconds, dict(job.options or {})))

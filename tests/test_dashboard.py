@@ -51,6 +51,13 @@ async def test_dashboard_tokens_and_the_page_in_chromium(tmp_path):
             result = await ada.wait_for(lambda m: m.photo and m.buttons, timeout=JOB_WAIT)
             await ada.click(result, "8")
 
+            # Prometheus metrics (no token: the operator scrapes them from inside the network)
+            code, metrics = await _status(f"http://127.0.0.1:{port}/metrics")
+            assert code == 200
+            assert 'stylebot_jobs_total{media="photo",method="johnson",outcome="done"} 1.0' in metrics
+            assert "stylebot_live_workers 1.0" in metrics and "stylebot_queue_jobs 0.0" in metrics
+            assert 'stylebot_job_seconds_count{media="photo",method="johnson"} 1.0' in metrics
+
             assert (await _status(base))[0] == 403
             assert (await _status(base + "?token=wrong-token-0123456789"))[0] == 403
             assert (await _status(base, {"Authorization": "Bearer nope"}))[0] == 403
