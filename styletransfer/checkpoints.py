@@ -167,7 +167,6 @@ def load_checkpoint(path: str | os.PathLike, verify: bool = True) -> tuple[dict,
             ``verify``, its card).
         CheckpointCorruptError: the SHA-256 does not match the card.
     """
-    import torch
     from safetensors.torch import load_file
 
     path = require(path, "Checkpoint")
