@@ -4,9 +4,9 @@ Produces under ``--out`` (default ``docs/study/``), with fixed seeds:
 
 1. ``optimizers.png``: total loss and our style distance against wall-clock seconds for
    L-BFGS, Adam and SGD, single-scale and multi-scale (learning rates in the legend);
-2. ``alpha_beta.png``: a contact sheet over content/style weight ratios (5 ratios, 4 decades);
-3. ``tv.png``: total-variation weight 0 and three others;
-4. ``layers.png``: style-layer sets (relu1_1 only … relu1_1–relu5_1) and content layers
+2. ``alpha_beta.jpg``: a contact sheet over content/style weight ratios (5 ratios, 4 decades);
+3. ``tv.jpg``: total-variation weight 0 and three others;
+4. ``layers.jpg``: style-layer sets (relu1_1 only … relu1_1–relu5_1) and content layers
    (relu2_2, relu3_2, relu4_2);
 5. ``pooling_init.md``: max vs average pooling × init from the content vs noise (a table);
 
@@ -44,6 +44,7 @@ STYLE_SETS = (("relu1_1",), ("relu1_1", "relu2_1"), ("relu1_1", "relu2_1", "relu
               ("relu1_1", "relu2_1", "relu3_1", "relu4_1"),
               ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"))
 CONTENT_LAYERS = ("relu2_2", "relu3_2", "relu4_2")
+CELL = 360  # px, longer side of a contact-sheet cell
 
 
 def _load(path: Path, size: int):
@@ -79,7 +80,13 @@ def _sheet(rows: list[tuple[str, list[tuple[str, object]]]], path: Path) -> None
     """A labelled grid: one row per label, cells (caption, image tensor)."""
     from styletransfer.engine import tensor_to_image
 
-    cells = [[(cap, tensor_to_image(img)) for cap, img in row] for _, row in rows]
+    cells = []
+    for _, row in rows:
+        cells.append([])
+        for cap, img in row:
+            pic = tensor_to_image(img)
+            pic.thumbnail((CELL, CELL))  # the sheets stay small enough for the repository
+            cells[-1].append((cap, pic))
     w = max(im.width for row in cells for _, im in row)
     h = max(im.height for row in cells for _, im in row)
     label_w, cap_h = 110, 30
@@ -94,7 +101,7 @@ def _sheet(rows: list[tuple[str, list[tuple[str, object]]]], path: Path) -> None
             sheet.paste(im, (x, y))
             for k, line in enumerate(cap.split("\n")[:2]):
                 draw.text((x + 2, y + h + 2 + 13 * k), line, fill="black")
-    sheet.save(path)
+    sheet.save(path, quality=88)
 
 
 def main(argv=None) -> int:
@@ -179,12 +186,12 @@ def main(argv=None) -> int:
 
     # 2. content/style weight ratio (alpha/beta of the paper, as style weight / content weight)
     sweep("alpha_beta", [(f"style/content {r:g}", {"content_weight": 1.0, "style_weight": r}) for r in RATIOS],
-          "alpha_beta.png")
+          "alpha_beta.jpg")
     # 3. total variation
-    sweep("tv", [(f"tv {t:g}", {"tv_weight": t}) for t in TV], "tv.png")
+    sweep("tv", [(f"tv {t:g}", {"tv_weight": t}) for t in TV], "tv.jpg")
     # 4. layers: style sets, then content layers (with all five style layers)
     sweep("layers", [(f"style 1_1..{s[-1].removeprefix('relu')}", {"style_layers": s}) for s in STYLE_SETS]
-          + [(f"content {c.removeprefix('relu')}", {"content_layer": c}) for c in CONTENT_LAYERS], "layers.png")
+          + [(f"content {c.removeprefix('relu')}", {"content_layer": c}) for c in CONTENT_LAYERS], "layers.jpg")
     # 5. pooling x init: a table
     table = ["| pooling | init | preset | content distance | style distance | seconds |", "|---|---|---|---|---|---|"]
     pool_init = {}
@@ -199,7 +206,7 @@ def main(argv=None) -> int:
     results["pooling_init"] = pool_init
     results["total_seconds"] = round(time.perf_counter() - t_all, 1)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    print(f"wrote {out}: optimizers.png alpha_beta.png tv.png layers.png pooling_init.md results.json "
+    print(f"wrote {out}: optimizers.png alpha_beta.jpg tv.jpg layers.jpg pooling_init.md results.json "
           f"in {results['total_seconds']:.0f} s")
     return 0
 

@@ -16,7 +16,7 @@ def test_quick_study_writes_every_figure(tmp_path):
     import gatys_study
 
     assert gatys_study.main(["--quick", "--out", str(tmp_path), "--threads", "1"]) == 0
-    for name in ("optimizers.png", "alpha_beta.png", "tv.png", "layers.png"):
+    for name in ("optimizers.png", "alpha_beta.jpg", "tv.jpg", "layers.jpg"):
         with Image.open(tmp_path / name) as img:
             assert img.width > 200 and img.height > 100
     results = json.loads((tmp_path / "results.json").read_text())
