@@ -146,10 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export-ratings", help="every rating with its method, style and options")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
+    export.add_argument("--survey", action="store_true",
+                        help="the /survey answers instead (pair, hidden method, score or skipped)")
     return parser
 
 
-async def _export_ratings(settings: Settings, fmt: str, output: str) -> int:
+async def _export_ratings(settings: Settings, fmt: str, output: str, survey: bool = False) -> int:
     import csv
     import io
 
@@ -157,15 +159,16 @@ async def _export_ratings(settings: Settings, fmt: str, output: str) -> int:
 
     store = Store(settings.database_url)
     try:
-        rows = await store.ratings_rows()
+        rows = await (store.survey_rows() if survey else store.ratings_rows())
     finally:
         await store.close()
     buf = io.StringIO()
     if fmt == "json":
         buf.write(json.dumps(rows, indent=1) + "\n")
     else:
-        fields = ["rating_id", "job_id", "user_id", "score", "method", "style", "alpha", "preserve_color", "media",
-                  "max_side", "seconds", "rated_at"]
+        fields = (["answer_id", "user_id", "pair", "method", "score", "skipped", "answered_at"] if survey else
+                  ["rating_id", "job_id", "user_id", "score", "method", "style", "alpha", "preserve_color", "media",
+                   "max_side", "seconds", "rated_at"])
         writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
@@ -174,7 +177,7 @@ async def _export_ratings(settings: Settings, fmt: str, output: str) -> int:
     else:
         with open(output, "w", encoding="utf-8", newline="") as fh:
             fh.write(buf.getvalue())
-        print(f"wrote {len(rows)} ratings to {output}", file=sys.stderr)
+        print(f"wrote {len(rows)} {'survey answers' if survey else 'ratings'} to {output}", file=sys.stderr)
     return 0
 
 
@@ -193,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
         from .db import migrate
 
         asyncio.run(migrate(settings.database_url))
-        raise SystemExit(asyncio.run(_export_ratings(settings, args.format, args.output)))
+        raise SystemExit(asyncio.run(_export_ratings(settings, args.format, args.output, args.survey)))
     setup_logging(settings.log_level, settings.token)
     asyncio.run(serve(settings))
 

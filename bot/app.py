@@ -69,6 +69,9 @@ async def start_services(app: Application) -> None:
     services.store, services.delivery, services.scheduler = store, delivery, scheduler
     services.gatys_history = scheduler.gatys_history
     scheduler.start()
+    services.survey = survey_images(settings)
+    if services.survey is not None and settings.survey_prerender:
+        services.survey.start(worker, scheduler.busy)
     try:
         from .i18n import DEFAULT_LANGUAGE, LANGUAGES, language
 
@@ -80,10 +83,26 @@ async def start_services(app: Application) -> None:
         log.warning("setMyCommands failed: %s", exc)
 
 
+def survey_images(settings: Settings):
+    """The /survey pictures: the built-in pairs or SURVEY_DIR's, cached under DATA_DIR/survey
+    (None, logged, when SURVEY_DIR is unusable: the rest of the bot still works)."""
+    from .survey import SurveyError, SurveyImages, builtin_pairs, load_pairs
+
+    try:
+        pairs = load_pairs(settings.survey_dir) if settings.survey_dir else builtin_pairs()
+    except SurveyError as exc:
+        log.error("/survey is off: %s", exc)
+        return None
+    return SurveyImages(pairs, settings.data_dir / "survey", max_side=settings.survey_max_side,
+                        gatys_steps=settings.gatys_steps, device=settings.device)
+
+
 async def stop_services(app: Application) -> None:
     """Stop the scheduler (a running job stays queued for the next start), the
     inference process and the database engine."""
     services: Services = app.bot_data[KEY]
+    if services.survey is not None:
+        await services.survey.stop()
     if services.scheduler is not None:
         await services.scheduler.stop()
         await services.scheduler.worker.stop()

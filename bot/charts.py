@@ -33,24 +33,37 @@ def _bars(ax, items: list[tuple[str, StatLine]], title: str) -> None:
 
 
 def stats_chart(stats: Stats, method_names: dict[str, str], preset_names: dict[str, str]) -> bytes:
-    """A PNG: mean rating with its 95 % confidence interval and the count, per method and
-    per preset, the report's survey mean (7.3) as a dashed line. Call it in a thread."""
+    """A PNG: mean rating with its 95 % confidence interval and the count, per method, per
+    preset and per method in /survey (method hidden), the report's survey mean (7.3) as a
+    dashed line. Call it in a thread."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
+    panels = []
     methods = [(method_names.get(m, m), line) for m, line in stats.per_method.items()]
+    if methods:
+        panels.append((methods, f"Results by method ({stats.overall.count} ratings; dashed: the AdaIN report's "
+                                f"survey, {REPORT_MEAN})"))
     presets = [(preset_names.get(p, p), line) for p, line in stats.per_preset.items()]
-    rows = max(1, len(methods)) + max(1, len(presets))
-    fig = Figure(figsize=(7, 1.2 + 0.32 * rows + 1.0), dpi=110)
-    ax1, ax2 = fig.subplots(2, 1, height_ratios=[max(1, len(methods)), max(1, len(presets))])
-    _bars(ax1, methods, f"By method ({stats.overall.count} ratings; dashed: the AdaIN report's survey, "
-                        f"{REPORT_MEAN})")
     if presets:
-        _bars(ax2, presets, "By preset")
-    else:
-        ax2.axis("off")
+        panels.append((presets, "Results by preset"))
+    survey = [(method_names.get(m, m), line) for m, line in stats.survey.items()]
+    if survey:
+        panels.append((survey, f"/survey by method, method hidden ({sum(line.count for _, line in survey)} "
+                               f"answers; dashed: the report's {REPORT_MEAN})"))
+    if not panels:
+        panels.append(([], "No ratings yet"))
+    rows = sum(max(1, len(items)) for items, _ in panels)
+    fig = Figure(figsize=(7, 0.8 + 0.32 * rows + 0.9 * len(panels)), dpi=110)
+    axes = fig.subplots(len(panels), 1, height_ratios=[max(1, len(items)) for items, _ in panels], squeeze=False)
+    for ax, (items, title) in zip(axes[:, 0], panels):
+        if items:
+            _bars(ax, items, title)
+        else:
+            ax.set_title(title, fontsize=9)
+            ax.axis("off")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     video_max_side: int = Field(640, ge=64, le=1920, description="longest side of video results, pixels")
     video_max_seconds: float = Field(30, gt=0, le=600, description="longer clips are cut to their first seconds")
     admin_ids: Annotated[list[int], NoDecode] = []
+    survey_dir: Path | None = Field(None, description="folder with pairs.json and the /survey images "
+                                                      "(default: the built-in 10 pairs)")
+    survey_max_side: int = Field(512, ge=64, le=2048, description="longest side of the survey results, pixels")
+    survey_prerender: bool = Field(True, description="paint the survey pictures at start-up (else at the "
+                                                     "first /survey)")
 
     max_queued_per_user: int = Field(3, ge=1, description="jobs a user may have waiting (plus one running)")
     max_queue: int = Field(50, ge=1, description="jobs waiting overall before the bot says it is busy")
@@ -101,6 +106,20 @@ class Settings(BaseSettings):
         if backend not in ("sqlite", "postgresql"):
             raise ValueError("must be an SQLAlchemy async URL: sqlite+aiosqlite:///path/to/file.db or "
                              "postgresql+asyncpg://user:password@host/dbname")
+        return value
+
+    @field_validator("survey_dir", mode="before")
+    @classmethod
+    def _survey_dir(cls, value: Path | None) -> Path | None:
+        if value is None or not str(value).strip():
+            return None
+        from .survey import SurveyError, load_pairs
+
+        value = Path(str(value).strip())
+        try:
+            load_pairs(value)
+        except SurveyError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     @field_validator("data_dir")

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from .db import Store
     from .delivery import Delivery
     from .scheduler import Scheduler
+    from .survey import SurveyImages
 
 KEY = "stylebot"
 
@@ -22,6 +23,7 @@ class Services:
     store: "Store | None" = None
     scheduler: "Scheduler | None" = None
     delivery: "Delivery | None" = None
+    survey: "SurveyImages | None" = None
     albums: dict[str, list] = field(default_factory=dict)
     gatys_history: list[tuple[float, dict]] = field(default_factory=list)
 

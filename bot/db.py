@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from .models import UNFINISHED, Job, JobStatus, Rating, User, UserSession, utcnow
+from .models import UNFINISHED, Job, JobStatus, Rating, SurveyAnswer, User, UserSession, utcnow
 
 __all__ = ["Store", "Stats", "migrate"]
 
@@ -99,6 +99,8 @@ class Stats:
     per_method: dict[str, StatLine] = field(default_factory=dict)
     per_preset: dict[str, StatLine] = field(default_factory=dict)
     own: StatLine = field(default_factory=lambda: StatLine(0, None))
+    #: /survey scores per (hidden) method, skips left out
+    survey: dict[str, StatLine] = field(default_factory=dict)
 
 
 def _line(count: Any, mean: Any, mean_sq: Any = None) -> StatLine:
@@ -293,6 +295,12 @@ class Store:
                 .join(Job, Job.id == Rating.job_id).where(Job.style_name != "own")
                 .group_by(Job.style_name).order_by(Job.style_name)
             )
+            survey_score = SurveyAnswer.score
+            survey = await db.execute(
+                select(SurveyAnswer.method, func.count(SurveyAnswer.id), func.avg(survey_score),
+                       func.avg(survey_score * survey_score))
+                .where(SurveyAnswer.score.is_not(None)).group_by(SurveyAnswer.method).order_by(SurveyAnswer.method)
+            )
             own = (0, None)
             if user_id is not None:
                 own = (await db.execute(
@@ -303,7 +311,58 @@ class Store:
             per_method={m: _line(c, a, q) for m, c, a, q in per_method.all()},
             per_preset={p: _line(c, a, q) for p, c, a, q in per_preset.all()},
             own=_line(*own),
+            survey={m: _line(c, a, q) for m, c, a, q in survey.all()},
         )
+
+    # /survey ------------------------------------------------------------------------------
+    async def survey_answers(self, user_id: int) -> dict[str, SurveyAnswer]:
+        """A user's survey rows by pair id (answered, skipped, or shown and waiting)."""
+        async with self.sessions() as db:
+            rows = await db.scalars(select(SurveyAnswer).where(SurveyAnswer.user_id == user_id))
+            return {row.pair: row for row in rows}
+
+    async def survey_show(self, user_id: int, pair: str, method: str, allowed: list[str] | None = None) -> SurveyAnswer:
+        """The user's row for ``pair``: the existing one (its method stays what was drawn
+        first, unless it is unanswered and no longer in ``allowed``: then ``method``), else a
+        new unanswered one with ``method``."""
+        for _ in range(2):
+            try:
+                async with self.sessions.begin() as db:
+                    row = await db.scalar(select(SurveyAnswer).where(SurveyAnswer.user_id == user_id,
+                                                                      SurveyAnswer.pair == pair))
+                    if row is None:
+                        row = SurveyAnswer(user_id=user_id, pair=pair, method=method, score=None, skipped=False)
+                        db.add(row)
+                    elif (allowed is not None and row.method not in allowed and row.score is None
+                          and not row.skipped):
+                        row.method = method
+                    return row
+            except IntegrityError:  # shown twice at once (a double tap): read the other one
+                continue
+        raise RuntimeError(f"could not store the survey row of user {user_id}, pair {pair}")
+
+    async def survey_answer(self, user_id: int, pair: str, score: int | None) -> bool:
+        """Record a 1-10 ``score`` (None: skipped) for a shown, unanswered pair.
+        False if the pair was not shown to the user or is already answered (a second tap)."""
+        if score is not None and not 1 <= score <= 10:
+            raise ValueError("score must be between 1 and 10")
+        async with self.sessions.begin() as db:
+            result = await db.execute(
+                update(SurveyAnswer)
+                .where(SurveyAnswer.user_id == user_id, SurveyAnswer.pair == pair,
+                       SurveyAnswer.score.is_(None), SurveyAnswer.skipped.is_(False))
+                .values(score=score, skipped=score is None, answered_at=utcnow())
+            )
+            return result.rowcount == 1
+
+    async def survey_rows(self) -> list[dict[str, Any]]:
+        """Every answered survey row, oldest first (for export)."""
+        async with self.sessions() as db:
+            rows = await db.scalars(select(SurveyAnswer).where(
+                (SurveyAnswer.score.is_not(None)) | SurveyAnswer.skipped.is_(True)).order_by(SurveyAnswer.id))
+            return [{"answer_id": r.id, "user_id": r.user_id, "pair": r.pair, "method": r.method, "score": r.score,
+                     "skipped": r.skipped, "answered_at": r.answered_at.isoformat() if r.answered_at else None}
+                    for r in rows]
 
     async def jobs_since(self, since) -> list[tuple[Any, str, str]]:
         """(created_at, method, status) of the jobs created after ``since`` (for the dashboard)."""
@@ -353,6 +412,7 @@ class Store:
             for content, style in rows.all():
                 paths += [p for p in (content, style) if p]
             await db.execute(delete(Rating).where(Rating.user_id == user_id))
+            await db.execute(delete(SurveyAnswer).where(SurveyAnswer.user_id == user_id))
             job_ids = select(Job.id).where(Job.user_id == user_id).scalar_subquery()
             await db.execute(delete(Rating).where(Rating.job_id.in_(job_ids)))
             await db.execute(delete(Job).where(Job.user_id == user_id))

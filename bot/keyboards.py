@@ -3,7 +3,8 @@
 callback_data grammar (``v`` = conversation version, for stale-button checks):
 ``st:v:<preset>|own`` style, ``me:v:<method>`` method, ``cx:v`` cancel,
 ``rt:<job>:<1-10>`` rating, ``rr:<job>:<stronger|weaker|colors|another>`` re-run,
-``cfg:<m|a|c|s>:<value>`` settings, ``fg:<yes|no>`` forget.
+``cfg:<m|a|c|s>:<value>`` settings, ``fg:<yes|no>`` forget,
+``sv:<pair>:<1-10|skip|stop>`` a /survey answer (pair ids are at most 48 bytes).
 """
 
 from __future__ import annotations
@@ -69,3 +70,9 @@ def settings(method: str, alpha: float, preserve_color: bool, size: int, max_sid
 
 def forget() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[_b(texts.YES_BUTTON, "fg:yes"), _b(texts.NO_BUTTON, "fg:no")]])
+
+
+def survey(pair_id: str) -> InlineKeyboardMarkup:
+    scores = [_b(str(n), f"sv:{pair_id}:{n}") for n in range(1, 11)]
+    return InlineKeyboardMarkup([scores[:5], scores[5:], [_b(texts.SURVEY_SKIP_BUTTON, f"sv:{pair_id}:skip"),
+                                                           _b(texts.SURVEY_STOP_BUTTON, f"sv:{pair_id}:stop")]])

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "User", "UserSession", "Job", "JobStatus", "Rating", "utcnow"]
+__all__ = ["Base", "User", "UserSession", "Job", "JobStatus", "Rating", "SurveyAnswer", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -119,3 +119,23 @@ class Rating(Base):
     score: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class SurveyAnswer(Base):
+    """One user's answer to one /survey pair: the method drawn for them (hidden from them),
+    and their 1-10 score, or ``skipped``. The row is written when the pair is first shown
+    (``score`` None, ``skipped`` False: not answered yet), so a user who stops and resumes
+    sees the same picture again; one row per (user, pair)."""
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (UniqueConstraint("user_id", "pair", name="uq_survey_answers_user_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: the pair's id in the survey (``01-tubingen-starry_night``, or the operator's own)
+    pair: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(16))
+    score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    skipped: Mapped[bool] = mapped_column(Boolean, default=False)
+    shown_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

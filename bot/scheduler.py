@@ -43,7 +43,17 @@ class Scheduler:
         self._task = asyncio.create_task(self._loop(), name="stylebot-scheduler")
 
     def wake(self) -> None:
+        """A job was queued: pick it up; a survey picture being painted (negative job id,
+        :mod:`bot.survey`) is cancelled so the user does not wait for it."""
         self._wake.set()
+        current = self.worker.current_job
+        if current is not None and current < 0:
+            self.worker.cancel(current)
+
+    async def busy(self) -> bool:
+        """True while user jobs wait or one runs (background survey painting waits)."""
+        current = self.worker.current_job
+        return (current is not None and current > 0) or await self.store.queued_total() > 0
 
     async def stop(self, timeout: float = 60.0) -> None:
         """Stop taking jobs; a running job stays ``running`` in the DB and is re-queued

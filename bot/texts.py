@@ -21,7 +21,8 @@ HELP = N_(
     "3. Pick a method: Fast (AdaIN), Preset net (Johnson) or Best quality (Gatys, slower).\n"
     "Then rate the result and use the buttons to make it stronger, weaker, keep your colours or try another style.\n\n"
     "/styles - the preset paintings\n/settings - default method, strength, colours, size\n"
-    "/cancel - stop what is going on\n/stats - how people rate the results\n"
+    "/cancel - stop what is going on\n/survey - rate 10 pictures to compare the methods\n"
+    "/stats - how people rate the results\n"
     "/forget - delete everything I store about you\n/help - this text"
 )
 _COMMANDS = [
@@ -30,6 +31,7 @@ _COMMANDS = [
     ("styles", N_("The preset paintings")),
     ("settings", N_("Method, strength, colours, size, language")),
     ("cancel", N_("Stop the current request")),
+    ("survey", N_("Rate 10 pictures to compare the methods")),
     ("stats", N_("Ratings survey")),
     ("forget", N_("Delete my data")),
 ]
@@ -104,6 +106,36 @@ STATS_ALL = N_("All results")
 STATS_BY_METHOD = N_("By method:")
 STATS_BY_PRESET = N_("By preset:")
 STATS_YOURS = N_("Your ratings")
+STATS_SURVEY = N_("/survey (method hidden):")
+
+SURVEY_INTRO = N_(
+    "The survey: {n} pictures, each painted from a photo and a painting by one of my methods. Which method "
+    "painted a picture stays secret, so that the methods are compared fairly.\n"
+    "Rate each from 1 to 10: how well was the painting's style transferred? You can skip a picture, stop, "
+    "and continue later with /survey."
+)
+SURVEY_ITEM = N_(
+    "Picture {k} of {n}: {content} in the style of {style}.\n"
+    "Left: the photo and the painting; right: the result. How well was the style transferred? "
+    "(1 = not at all, 10 = perfectly)"
+)
+SURVEY_SKIP_BUTTON = N_("Skip")
+SURVEY_STOP_BUTTON = N_("Stop")
+SURVEY_RECORDED = N_("Saved, thank you.")
+SURVEY_SKIPPED = N_("Skipped.")
+SURVEY_ALREADY = N_("Already answered.")
+SURVEY_PAUSED = N_("Survey paused after {done} of {n} pictures. Send /survey to continue where you stopped.")
+SURVEY_DONE = N_(
+    "Thank you! You rated {rated} of {n} pictures (your mean: {mean}). /stats shows everyone's survey "
+    "results next to the AdaIN report's 7.3."
+)
+SURVEY_ALL_ANSWERED = N_("You have answered all {n} survey pictures, thank you! /stats shows the results.")
+SURVEY_PREPARING = N_(
+    "The survey pictures are still being painted ({ready} of {n} ready). Please send /survey again in a few "
+    "minutes."
+)
+SURVEY_UNAVAILABLE = N_("The survey is not available on this bot right now.")
+SURVEY_TUBINGEN = N_("Tübingen (photo: Andreas Praefcke, CC BY 3.0)")
 STATS_REPORT = N_("(± is the 95 % interval; the AdaIN report's 52-person survey averaged 7.3)")
 
 FORGET_CONFIRM = N_("Delete everything I store about you (photos, jobs, ratings, settings)? This cannot be undone.")

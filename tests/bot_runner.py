@@ -19,7 +19,8 @@ async def serving_stylebot(tg: FakeTelegram, workdir: Path, *, start_timeout: fl
                            stop_timeout: float = 60.0, **overrides: object) -> AsyncIterator[Settings]:
     """``bot.__main__.serve`` against ``tg`` with a SQLite file and data folder in ``workdir``.
 
-    Defaults suit tests (64-px results, 3 Gatys steps, no HTTP port, CPU); ``overrides``
+    Defaults suit tests (64-px results, 3 Gatys steps, no HTTP port, CPU, /survey pictures
+    painted only when asked for); ``overrides``
     are :class:`bot.config.Settings` fields. Yields once the bot has registered its
     commands (it is polling); stops it gracefully on exit.
     """
@@ -27,7 +28,7 @@ async def serving_stylebot(tg: FakeTelegram, workdir: Path, *, start_timeout: fl
     values: dict[str, object] = dict(
         telegram_bot_token=tg.token, telegram_base_url=tg.base_url, telegram_base_file_url=tg.base_file_url,
         database_url=f"sqlite+aiosqlite:///{workdir}/bot.db", data_dir=workdir / "data", max_side=64,
-        gatys_steps=3, port=0, album_wait_s=0.3, progress_interval_s=0.5, device="cpu",
+        gatys_steps=3, port=0, album_wait_s=0.3, progress_interval_s=0.5, device="cpu", survey_prerender=False,
     )
     values.update(overrides)
     settings = Settings(**values)

@@ -126,6 +126,7 @@ def stylebot_env(tg: FakeTelegram, workdir: Path, **settings: object) -> dict[st
         "DEVICE": "cpu",
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
+        "SURVEY_PRERENDER": "false",  # tests that want the /survey pictures ask for them
     })
     env.update({name.upper(): str(value) for name, value in settings.items()})
     return env

@@ -34,8 +34,8 @@ async def test_migrations_create_tables_and_are_idempotent(tmp_path):
     with sqlite3.connect(path) as db:
         tables = {row[0] for row in db.execute("select name from sqlite_master where type='table'")}
         version = db.execute("select version_num from alembic_version").fetchall()
-    assert {"users", "sessions", "jobs", "ratings", "alembic_version"} <= tables
-    assert version == [("0003",)]
+    assert {"users", "sessions", "jobs", "ratings", "survey_answers", "alembic_version"} <= tables
+    assert version == [("0004",)]
 
 
 async def test_session_created_once_and_updated(store):
@@ -205,3 +205,35 @@ def test_export_ratings_csv(tmp_path):
     assert [(r["user_id"], r["score"], r["method"], r["style"]) for r in rows] == [
         ("7", "9", "johnson", "starry_night"), ("8", "4", "gatys", "starry_night")]
     assert rows[0]["alpha"] == "0.75" and rows[0]["media"] == "video"
+
+
+async def test_survey_rows_draw_once_answer_once_and_feed_the_stats(store):
+    """A pair's method is fixed when it is first shown; a second answer is refused; skips
+    stay out of the means; /forget removes the rows."""
+    await store.get_session(5, 5, "five")
+    await store.get_session(6, 6, "six")
+    row = await store.survey_show(5, "01-a", "gatys")
+    again = await store.survey_show(5, "01-a", "johnson", allowed=["gatys", "johnson"])
+    assert (row.method, again.method) == ("gatys", "gatys")
+    # a method that can no longer be shown is redrawn while the pair is unanswered
+    assert (await store.survey_show(5, "01-a", "johnson", allowed=["johnson"])).method == "johnson"
+    assert await store.survey_answer(5, "01-a", 8)
+    assert not await store.survey_answer(5, "01-a", 2)  # a double tap
+    assert not await store.survey_answer(5, "02-b", 5)  # never shown
+    await store.survey_show(5, "02-b", "johnson")
+    assert await store.survey_answer(5, "02-b", None)  # skipped
+    await store.survey_show(6, "01-a", "johnson")
+    assert await store.survey_answer(6, "01-a", 4)
+    await store.survey_show(6, "02-b", "gatys")
+    assert await store.survey_answer(6, "02-b", 9)
+    stats = await store.stats()
+    assert stats.overall.count == 0
+    assert {m: (line.count, line.mean) for m, line in stats.survey.items()} == {"gatys": (1, 9.0),
+                                                                                  "johnson": (2, 6.0)}
+    assert stats.survey["johnson"].ci95 is not None
+    rows = await store.survey_rows()
+    assert [(r["user_id"], r["pair"], r["method"], r["score"], r["skipped"]) for r in rows] == [
+        (5, "01-a", "johnson", 8, False), (5, "02-b", "johnson", None, True), (6, "01-a", "johnson", 4, False),
+        (6, "02-b", "gatys", 9, False)]
+    await store.forget(5)
+    assert set((await store.survey_answers(5))) == set() and len(await store.survey_answers(6)) == 2

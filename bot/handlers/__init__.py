@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
-from . import buttons, commands, errors, messages
+from . import buttons, commands, errors, messages, survey
 
 
 async def _language(update: Update, context) -> None:
@@ -29,6 +29,7 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("styles", commands.styles))
     app.add_handler(CommandHandler("settings", commands.settings))
     app.add_handler(CommandHandler("cancel", commands.cancel))
+    app.add_handler(CommandHandler("survey", survey.survey))
     app.add_handler(CommandHandler("stats", commands.stats))
     app.add_handler(CommandHandler("forget", commands.forget))
     app.add_handler(MessageHandler(filters.COMMAND, commands.unknown))

@@ -209,4 +209,11 @@ async def forget(svc: Services, update: Update, session, rest: str) -> str | Non
     return None
 
 
-HANDLERS = {"st": style, "me": method, "cx": cancel, "rt": rate, "rr": rerun, "cfg": configure, "fg": forget}
+async def survey_answer(svc: Services, update: Update, session, rest: str) -> str | None:
+    from .survey import on_button
+
+    return await on_button(svc, update, session, rest)
+
+
+HANDLERS = {"st": style, "me": method, "cx": cancel, "rt": rate, "rr": rerun, "cfg": configure, "fg": forget,
+            "sv": survey_answer}

