@@ -16,15 +16,22 @@ result photo for one job; must be 0); failed jobs (the bot said the job
 failed); ``/help`` reply latency while the queue is non-empty (p95 target
 < 200 ms).
 
+With ``--workers 1,2`` the same load runs once per worker count in the scale-out mode
+instead: a throwaway PostgreSQL cluster (Debian's packages), the bot with WORKERS=0 and that
+many ``stylebot-worker`` processes (``--worker-threads`` torch threads each, worker i pinned
+to core i), and a last table puts jobs per minute and p95 latency side by side.
+
 Example::
 
     python bench/bot_load.py --users 20 --max-side 256 --gatys-steps 20
+    python bench/bot_load.py --users 12 --methods johnson --max-side 512 --workers 1,2
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tempfile
 import time
@@ -52,6 +59,8 @@ def parse_args(argv=None):
     p.add_argument("--help-interval", type=float, default=0.5)
     p.add_argument("--max-queued-per-user", type=int, default=3)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--workers", default="", help="comma-separated worker counts: scale-out runs on PostgreSQL")
+    p.add_argument("--worker-threads", type=int, default=1, help="torch threads per stylebot-worker")
     return p.parse_args(argv)
 
 
@@ -64,11 +73,11 @@ def pct(values: list[float], q: float) -> float:
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
-def running_bot(tg: FakeTelegram, workdir: Path, args):
+def running_bot(tg: FakeTelegram, workdir: Path, args, **extra):
     return serving_stylebot(
         tg, workdir, max_side=args.max_side, gatys_steps=args.gatys_steps, progress_interval_s=1.0,
         device=args.device, max_queue=max(50, args.users * 2), max_queued_per_user=args.max_queued_per_user,
-        log_level="WARNING",
+        log_level="WARNING", **extra,
     )
 
 
@@ -125,13 +134,21 @@ async def help_prober(tg: FakeTelegram, outstanding, args, samples: list[tuple[f
         await asyncio.sleep(args.help_interval)
 
 
-async def run(args) -> int:
+async def run(args, database_url: str | None = None, n_workers: int = 0, summary: list | None = None) -> int:
     photos = sorted(p for p in args.eval_dir.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
     wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
     record: dict[int, dict] = {}
     help_samples: list[tuple[float, int]] = []
     with tempfile.TemporaryDirectory(prefix="bot_load_") as tmp:
-        async with FakeTelegram() as tg, running_bot(tg, Path(tmp), args):
+        scale_out = contextlib.AsyncExitStack()
+        extra: dict = {}
+        if database_url is not None:
+            from tests.workers import HEARTBEAT_S, workers
+
+            await scale_out.enter_async_context(workers(database_url, Path(tmp), n_workers, args.worker_threads,
+                                                        pin=True))
+            extra = dict(database_url=database_url, workers=0, worker_heartbeat_s=HEARTBEAT_S)
+        async with scale_out, FakeTelegram() as tg, running_bot(tg, Path(tmp) / "bot", args, **extra):
             t0 = time.perf_counter()
             stop = asyncio.Event()
 
@@ -147,8 +164,10 @@ async def run(args) -> int:
             await prober
             total = time.perf_counter() - t0
     errors = [r for r in results if isinstance(r, BaseException)]
+    mode = f"scale-out, {n_workers} stylebot-worker(s) x {args.worker_threads} thread(s)" if database_url \
+        else "embedded inference process"
     print(f"# bot load: {args.users} users, max_side {args.max_side}, gatys_steps {args.gatys_steps}, "
-          f"device {args.device}, wall {total:.1f} s\n")
+          f"device {args.device}, {mode}, wall {total:.1f} s\n")
     print("| method | jobs | done | failed | p50 click→result s | p95 click→result s | p50 photo→result s | p95 photo→result s |")
     print("|---|---|---|---|---|---|---|---|")
     for method in sorted({r.get("method", "?") for r in record.values()}):
@@ -179,11 +198,46 @@ async def run(args) -> int:
         print("- /help latency: no samples taken while jobs were queued")
     for exc in errors:
         print(f"- user task error: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    if summary is not None:
+        lat = [r["latency_click"] for r in record.values() if "latency_click" in r]
+        summary.append({"workers": n_workers, "done": len(lat), "wall": total, "lost": len(lost), "dup": len(dup),
+                        "p50": pct(lat, .5) if lat else float("nan"), "p95": pct(lat, .95) if lat else float("nan")})
+    print(flush=True)
     return 0 if not lost and not dup and not errors else 1
 
 
+async def run_workers(args) -> int:
+    """The same load once per worker count, on a throwaway PostgreSQL cluster."""
+    import uuid
+
+    from tests.pg import create_database, throwaway_cluster
+
+    counts = [int(n) for n in args.workers.split(",") if n.strip()]
+    summary: list[dict] = []
+    status = 0
+    with throwaway_cluster() as server:
+        for n in counts:
+            url = await create_database(server, f"bench_{uuid.uuid4().hex[:8]}")
+            status |= await run(args, url, n, summary)
+    print("# side by side (scale-out, the same load)\n")
+    print("| workers | jobs done | wall s | jobs/min | p50 click→result s | p95 click→result s | lost | duplicated |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in summary:
+        print(f"| {row['workers']} | {row['done']} | {row['wall']:.1f} | {60 * row['done'] / row['wall']:.1f} | "
+              f"{row['p50']:.1f} | {row['p95']:.1f} | {row['lost']} | {row['dup']} |")
+    if len(summary) > 1:
+        base = summary[0]["done"] / summary[0]["wall"]
+        for row in summary[1:]:
+            print(f"\n- {row['workers']} workers: {row['done'] / row['wall'] / base:.2f}x the jobs per minute of "
+                  f"{summary[0]['workers']}")
+    return status
+
+
 def main(argv=None) -> int:
-    return asyncio.run(run(parse_args(argv)))
+    args = parse_args(argv)
+    if args.workers:
+        return asyncio.run(run_workers(args))
+    return asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ def _web_app(application, settings: Settings, webhook: bool) -> web.Application:
 
         scheduler = application.bot_data[KEY].scheduler
         return web.json_response({"ok": True, "inference_alive": _inference_alive(application),
-                                  "inference_ready_s": scheduler.worker.ready_s if scheduler else None})
+                                  "inference_ready_s": scheduler.worker.ready_s if scheduler else None,
+                                  "live_workers": getattr(scheduler.worker, "live", None) if scheduler else None})
 
     async def telegram(request: web.Request) -> web.Response:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
@@ -69,11 +70,15 @@ def _web_app(application, settings: Settings, webhook: bool) -> web.Application:
     return web_app
 
 
-def _inference_alive(application) -> bool:
+def _inference_alive(application) -> bool | None:
+    """The embedded inference process (or the bot's own workers) runs; None where the bot
+    starts no inference at all (PostgreSQL with WORKERS=0: the workers are watched apart)."""
     from .context import KEY
 
-    scheduler = application.bot_data[KEY].scheduler
-    return bool(scheduler and scheduler.worker.is_alive())
+    svc = application.bot_data[KEY]
+    if svc.settings.scale_out and svc.settings.workers == 0:
+        return None
+    return bool(svc.scheduler and svc.scheduler.worker.is_alive())
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:

@@ -58,13 +58,26 @@ async def start_services(app: Application) -> None:
     settings.jobs_dir.mkdir(parents=True, exist_ok=True)
     await migrate(settings.database_url)
     store = Store(settings.database_url)
-    requeued = await store.requeue_unfinished()
-    if requeued:
-        log.info("%d unfinished job(s) queued again", requeued)
-    worker = InferenceWorker(device=settings.device)
-    worker.start()
     delivery = Delivery(app.bot, settings)
-    scheduler = Scheduler(store, worker, delivery, settings)
+    if settings.scale_out:
+        # PostgreSQL: jobs go through the task engine to stylebot-worker processes (WORKERS of
+        # them started here); a restart re-attaches to the jobs the engine still has
+        from .dispatch import EngineScheduler, EngineWorkers
+        from .engine import ensure_schema
+
+        await ensure_schema(settings.database_url)
+        workers = EngineWorkers(settings.database_url, settings.workers, settings)
+        workers.start()
+        scheduler = EngineScheduler(store, workers, delivery, settings)
+        await scheduler.open()
+        worker = workers
+    else:
+        requeued = await store.requeue_unfinished()
+        if requeued:
+            log.info("%d unfinished job(s) queued again", requeued)
+        worker = InferenceWorker(device=settings.device)
+        worker.start()
+        scheduler = Scheduler(store, worker, delivery, settings)
     scheduler.gatys_history[:] = await store.recent_seconds("gatys")
     services.store, services.delivery, services.scheduler = store, delivery, scheduler
     services.gatys_history = scheduler.gatys_history

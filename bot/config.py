@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     video_max_side: int = Field(640, ge=64, le=1920, description="longest side of video results, pixels")
     video_max_seconds: float = Field(30, gt=0, le=600, description="longer clips are cut to their first seconds")
     admin_ids: Annotated[list[int], NoDecode] = []
+    workers: int = Field(1, ge=0, le=32, description="inference workers this bot starts; with PostgreSQL 0 = "
+                                                      "only external stylebot-worker processes")
+    worker_heartbeat_s: float = Field(5.0, gt=0, le=300, description="workers' heartbeat; a worker silent for 3 "
+                                                                     "heartbeats is dead and its job re-run")
     survey_dir: Path | None = Field(None, description="folder with pairs.json and the /survey images "
                                                       "(default: the built-in 10 pairs)")
     survey_max_side: int = Field(512, ge=64, le=2048, description="longest side of the survey results, pixels")
@@ -170,6 +174,18 @@ class Settings(BaseSettings):
             raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URL is set (webhook mode): anyone who "
                              "finds the URL could post fake updates; use 1-256 characters A-Z, a-z, 0-9, _ or -")
         return self
+
+    @model_validator(mode="after")
+    def _workers_need_postgres(self) -> "Settings":
+        if self.workers != 1 and not self.scale_out:
+            raise ValueError(f"WORKERS={self.workers} needs PostgreSQL (DATABASE_URL=postgresql+asyncpg://…): with "
+                             "SQLite the bot paints in its one embedded inference process (WORKERS=1)")
+        return self
+
+    @property
+    def scale_out(self) -> bool:
+        """PostgreSQL: jobs go through the task engine to stylebot-worker processes."""
+        return self.database_url.startswith("postgresql")
 
     @property
     def token(self) -> str:

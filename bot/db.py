@@ -18,7 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from .models import UNFINISHED, Job, JobStatus, Rating, SurveyAnswer, User, UserSession, utcnow
+from .models import (UNFINISHED, Job, JobFile, JobStatus, Rating, SurveyAnswer, SurveyRender, User, UserSession,
+                     utcnow)
 
 __all__ = ["Store", "Stats", "migrate"]
 
@@ -254,6 +255,77 @@ class Store:
         async with self.sessions.begin() as db:
             await db.execute(update(Job).where(Job.status == "running").values(status="queued", started_at=None))
             return int(await db.scalar(select(func.count()).select_from(Job).where(Job.status == "queued")) or 0)
+
+    # scale-out mode: jobs painted by stylebot-worker processes ------------------------------
+    async def put_job_file(self, job_id: int, kind: str, name: str, data: bytes) -> None:
+        """Store an input (``content``/``style``) or the ``result`` of a job (replaced if present)."""
+        async with self.sessions.begin() as db:
+            await db.execute(delete(JobFile).where(JobFile.job_id == job_id, JobFile.kind == kind))
+            db.add(JobFile(job_id=job_id, kind=kind, name=name, data=data))
+
+    async def job_files(self, job_id: int, *kinds: str) -> dict[str, tuple[str, bytes]]:
+        """``{kind: (name, bytes)}`` of a job's stored files (all kinds, or those named)."""
+        async with self.sessions() as db:
+            query = select(JobFile).where(JobFile.job_id == job_id)
+            if kinds:
+                query = query.where(JobFile.kind.in_(kinds))
+            return {f.kind: (f.name, f.data) for f in await db.scalars(query)}
+
+    async def delete_job_files(self, job_id: int) -> None:
+        async with self.sessions.begin() as db:
+            await db.execute(delete(JobFile).where(JobFile.job_id == job_id))
+
+    async def jobs_to_dispatch(self) -> list[Job]:
+        """Queued jobs not handed to the task engine yet, oldest first."""
+        async with self.sessions() as db:
+            return list(await db.scalars(
+                select(Job).where(Job.status == "queued", Job.engine_job_id.is_(None)).order_by(Job.id)))
+
+    async def dispatched_jobs(self) -> list[Job]:
+        """Unfinished jobs the task engine has, oldest first (the bot watches them)."""
+        async with self.sessions() as db:
+            return list(await db.scalars(
+                select(Job).where(Job.status.in_(UNFINISHED), Job.engine_job_id.is_not(None)).order_by(Job.id)))
+
+    async def claim_job(self, job_id: int, worker: str) -> Job | None:
+        """A worker starts (or, after a worker died, restarts) a job: ``running``, attempts + 1,
+        old progress cleared. None when the job is finished, cancelled or gone: do not paint."""
+        async with self.sessions.begin() as db:
+            result = await db.execute(
+                update(Job).where(Job.id == job_id, Job.status.in_(UNFINISHED), Job.outcome.is_(None))
+                .values(status="running", started_at=utcnow(), attempts=func.coalesce(Job.attempts, 0) + 1,
+                        worker=worker[:128], progress_step=None, progress_total=None, progress_stage=None)
+            )
+            if result.rowcount != 1:
+                return None
+            return await db.get(Job, job_id)
+
+    async def set_progress(self, job_id: int, step: int, total: int, stage: str = "") -> None:
+        async with self.sessions.begin() as db:
+            await db.execute(update(Job).where(Job.id == job_id, Job.outcome.is_(None))
+                             .values(progress_step=step, progress_total=total, progress_stage=stage[:32]))
+
+    async def set_outcome(self, job_id: int, outcome: str, info: dict[str, Any], seconds: float | None = None) -> bool:
+        """The worker's outcome (``done``/``failed``/``cancelled``); the first one wins."""
+        async with self.sessions.begin() as db:
+            result = await db.execute(
+                update(Job).where(Job.id == job_id, Job.outcome.is_(None))
+                .values(outcome=outcome, outcome_info=info, seconds=seconds)
+            )
+            return result.rowcount == 1
+
+    async def put_survey_render(self, render_id: str, data: bytes | None, error: str | None = None) -> None:
+        async with self.sessions.begin() as db:
+            await db.execute(delete(SurveyRender).where(SurveyRender.id == render_id))
+            db.add(SurveyRender(id=render_id, data=data, error=error))
+
+    async def take_survey_render(self, render_id: str) -> SurveyRender | None:
+        """The worker's answer for a survey picture, removed from the table (None: not yet)."""
+        async with self.sessions.begin() as db:
+            row = await db.get(SurveyRender, render_id)
+            if row is not None:
+                await db.delete(row)
+            return row
 
     async def recent_seconds(self, method: str, limit: int = 5) -> list[tuple[float, dict]]:
         """(seconds, options) of the latest finished jobs of ``method`` (for time estimates)."""

@@ -29,5 +29,6 @@ class Metrics:
     async def render(self, store, worker) -> bytes:
         """The exposition text, with the queue and the workers read now."""
         self.queue.set(await store.queued_total())
-        self.workers.set(1 if worker is not None and worker.is_alive() else 0)
+        live = getattr(worker, "live", None)  # scale-out: workers with a recent heartbeat
+        self.workers.set(live if live is not None else 1 if worker is not None and worker.is_alive() else 0)
         return generate_latest(self.registry)

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     JSON,
     BigInteger,
+    LargeBinary,
     Boolean,
     DateTime,
     Float,
@@ -22,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "User", "UserSession", "Job", "JobStatus", "Rating", "SurveyAnswer", "utcnow"]
+__all__ = ["Base", "User", "UserSession", "Job", "JobStatus", "Rating", "SurveyAnswer", "JobFile", "SurveyRender", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -105,6 +106,30 @@ class Job(Base):
     status_message_id: Mapped[int | None] = mapped_column(BigInteger)
     result_message_id: Mapped[int | None] = mapped_column(BigInteger)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # scale-out mode (PostgreSQL + stylebot-worker processes on Procrastinate): the engine's job,
+    # the worker painting it, its progress and outcome as the worker reports them; the bot
+    # records the outcome (``status``) and delivers it exactly once
+    engine_job_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    progress_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    progress_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    progress_stage: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: ``done`` | ``failed`` | ``cancelled``, written by the worker (None: not finished)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: the outcome's details: ``ran`` (Done) or ``message``/``user_error`` (Failed)
+    outcome_info: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class JobFile(Base):
+    """Inputs and the result of a job in the database, for workers that do not share the
+    bot's disk (scale-out mode): ``kind`` is ``content``, ``style`` or ``result``."""
+
+    __tablename__ = "job_files"
+
+    job_id: Mapped[int] = mapped_column(Integer, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Rating(Base):
@@ -139,3 +164,15 @@ class SurveyAnswer(Base):
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
     shown_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SurveyRender(Base):
+    """A /survey picture painted by a stylebot-worker (scale-out mode): the bot defers the
+    render with its inputs and reads the result (``data``) or the error back from here."""
+
+    __tablename__ = "survey_renders"
+
+    id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -110,6 +110,8 @@ WRONG = {
     "video_max_seconds": ("-5", "greater than 0"),
     "admin_ids": ("alice", "ADMIN_IDS"),
     "survey_dir": ("/no/such/folder", "pairs.json"),
+    "workers": ("2", "PostgreSQL"),
+    "worker_heartbeat_s": ("0", "greater than 0"),
     "survey_max_side": ("10", "greater than or equal to 64"),
     "survey_prerender": ("perhaps", "boolean"),
     "max_queued_per_user": ("-1", "greater than or equal to 1"),
