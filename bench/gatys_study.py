@@ -11,9 +11,11 @@ Produces under ``--out`` (default ``docs/study/``), with fixed seeds:
 5. ``pooling_init.md``: max vs average pooling × init from the content vs noise (a table);
 
 each sheet with the content/style distances (``styletransfer.metrics``) under every image,
-and ``results.json`` with every number. Default: tubingen × 3 presets at 512 px (the
-optimizer curves on tubingen × starry_night), about 25 minutes on an idle 2-core CPU;
-``--quick``: 96 px, few steps, one preset (a couple of minutes; the test uses it).
+and ``results.json`` with every number. Default: tubingen × 3 presets at 512 px, 40 L-BFGS
+evaluations per sweep cell, 60 per optimizer curve (tubingen × starry_night): 28 minutes on
+an idle 2-core Xeon without AMX (measured 2026-11-22; ``--steps 150 --curve-steps 200`` for
+converged pictures, ~2 h there); ``--quick``: 96 px, few steps, one preset (a couple of
+minutes; the test uses it).
 
 Example::
 
@@ -109,8 +111,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=REPO / "docs" / "study")
     p.add_argument("--photo", type=Path, default=SAMPLE)
     p.add_argument("--size", type=int, default=512)
-    p.add_argument("--steps", type=int, default=150, help="loss evaluations per run (sweeps)")
-    p.add_argument("--curve-steps", type=int, default=200, help="evaluations per optimizer curve")
+    p.add_argument("--steps", type=int, default=40, help="loss evaluations per run (sweeps)")
+    p.add_argument("--curve-steps", type=int, default=60, help="evaluations per optimizer curve")
     p.add_argument("--presets", default=",".join(PRESETS))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="96 px, 12 steps, one preset: a smoke run")
