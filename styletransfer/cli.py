@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     from .inputs import StyleOptions, check_method, load_image, resolve_styles
 
     options = StyleOptions(alpha=args.alpha, preserve_color=args.preserve_color, max_side=args.size,
-                           steps=args.steps, device=args.device, seed=args.seed).validate()
+                           steps=args.steps, device=args.device, seed=args.seed, backend=args.backend).validate()
     content_img = load_image(content, options.max_pixels)
     styles = resolve_styles([parse_style(s) for s in args.style], options.max_pixels)
     check_method(args.method, styles)
@@ -331,7 +331,7 @@ def run_video(args: argparse.Namespace, content: Path) -> int:
     from .video import VideoOptions, stylize_video
 
     kw = {"max_side": args.size or 640, "alpha": args.alpha, "preserve_color": args.preserve_color,
-          "device": args.device}
+          "device": args.device, "backend": args.backend}
     if args.smooth is not None:
         kw["smooth"] = args.smooth
     if args.max_seconds is not None:

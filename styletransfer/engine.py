@@ -209,12 +209,27 @@ def _run_johnson(content_t, preset, alpha, options, device, progress) -> torch.T
     except ImportError as exc:  # pragma: no cover
         raise CheckpointMissingError(f"the Johnson method is not available ({exc})") from exc
     _report(progress, 0, 1, stage="render")
-    out = stylize_johnson(content_t, preset, device=device)
+    if _johnson_on_onnx(preset, options, device):  # the same net in ONNX Runtime (styletransfer.ort)
+        from .ort import johnson_frames
+
+        out = torch.from_numpy(johnson_frames(content_t.float().contiguous().numpy(), preset))
+    else:
+        out = stylize_johnson(content_t, preset, device=device)
     if options.preserve_color:
         out = transfer_luminance(out, content_t)
     if alpha < 1.0:
         out = alpha * out + (1.0 - alpha) * content_t
     return out
+
+
+def _johnson_on_onnx(preset: str, options: StyleOptions, device: torch.device) -> bool:
+    if options.backend == "torch" or device.type != "cpu":
+        return False
+    from . import ort
+
+    if options.backend == "onnx" and not ort.ready(preset):
+        ort.export_johnson(preset)
+    return ort.ready(preset)
 
 
 def _run_gatys(content_t, styles, alpha, options, device, progress, cancel) -> torch.Tensor:

@@ -68,6 +68,9 @@ class StyleOptions:
             :func:`styletransfer.gatys.stylize_gatys` (``style_weight``,
             ``tv_weight``, ``optimizer``, ``scales``, ``init`` …).
         max_pixels: refuse inputs larger than this (pixels, checked before decoding).
+        backend: Johnson's forward pass: ``"auto"`` (ONNX Runtime on the CPU when the
+            net's graph is exported, see :mod:`styletransfer.ort`, else torch),
+            ``"torch"`` or ``"onnx"`` (exported first if needed).
     """
 
     alpha: float = 1.0
@@ -79,6 +82,7 @@ class StyleOptions:
     seed: int | None = None
     gatys: dict[str, Any] = field(default_factory=dict)
     max_pixels: int = 40_000_000
+    backend: str = "auto"
 
     def validate(self) -> "StyleOptions":
         """Return self if every option is in range.
@@ -98,6 +102,8 @@ class StyleOptions:
             raise InvalidOptionError(f"style_side must be an integer from 16 to 4096 pixels, got {self.style_side!r}")
         if self.steps is not None and (not isinstance(self.steps, int) or not 1 <= self.steps <= 10_000):
             raise InvalidOptionError(f"steps must be an integer from 1 to 10000, got {self.steps!r}")
+        if self.backend not in ("auto", "torch", "onnx"):
+            raise InvalidOptionError(f"backend must be auto, torch or onnx, got {self.backend!r}")
         return self
 
 

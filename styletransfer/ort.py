@@ -27,9 +27,12 @@ from PIL import Image
 
 from .checkpoints import card_path, johnson_path
 
-__all__ = ["cache_dir", "onnx_path", "ready", "export_johnson", "stylize_johnson_ort", "OnnxUnavailable"]
+__all__ = ["cache_dir", "onnx_path", "ready", "export_johnson", "stylize_johnson_ort", "johnson_frames",
+           "OnnxUnavailable"]
 
 _STRIDE = 4
+#: in the file name: bumped when the exported graph changes shape (v2: a dynamic batch axis)
+_GRAPH_VERSION = "v2"
 #: BT.601 full-range RGB -> YCbCr (Cb, Cr centred on 0), as in styletransfer.color
 _RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 _YCBCR_TO_RGB = np.linalg.inv(_RGB_TO_YCBCR)
@@ -40,6 +43,9 @@ class OnnxUnavailable(RuntimeError):
 
 
 def cache_dir() -> Path:
+    """``$STYLETRANSFER_ONNX_CACHE``, else ``$XDG_CACHE_HOME/stylebot/onnx`` (``~/.cache``)."""
+    if os.environ.get("STYLETRANSFER_ONNX_CACHE"):
+        return Path(os.environ["STYLETRANSFER_ONNX_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "stylebot" / "onnx"
 
@@ -50,7 +56,7 @@ def onnx_path(preset: str) -> Path | None:
         sha = json.loads(card_path(johnson_path(preset)).read_text())["sha256"]
     except (OSError, ValueError, KeyError):
         return None
-    return cache_dir() / f"johnson-{preset}-{str(sha)[:16]}.onnx"
+    return cache_dir() / f"johnson-{preset}-{str(sha)[:16]}-{_GRAPH_VERSION}.onnx"
 
 
 def ready(preset: str) -> bool:
@@ -70,8 +76,8 @@ def ready(preset: str) -> bool:
 def export_johnson(preset: str, check_side: int = 256) -> Path:
     """Export ``preset``'s Johnson net to the cache (needs torch) and check it.
 
-    The graph takes ``image`` (1, 3, H, W) float32 in [0, 1] with H and W multiples of 4
-    and returns ``stylized`` (1, 3, H, W) in (0, 1). Returns the graph's path.
+    The graph takes ``image`` (N, 3, H, W) float32 in [0, 1] with H and W multiples of 4
+    and returns ``stylized`` (N, 3, H, W) in (0, 1). Returns the graph's path.
 
     Raises:
         CheckpointMissingError: no net for ``preset``.
@@ -109,7 +115,8 @@ def export_johnson(preset: str, check_side: int = 256) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(core, (example,), str(tmp), input_names=["image"], output_names=["stylized"],
-                          dynamic_axes={"image": {2: "height", 3: "width"}, "stylized": {2: "height", 3: "width"}},
+                          dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
+                                        "stylized": {0: "batch", 2: "height", 3: "width"}},
                           opset_version=17, dynamo=False)
     import onnxruntime as ort
 
@@ -182,14 +189,7 @@ def stylize_johnson_ort(image: Image.Image, preset: str, *, alpha: float = 1.0, 
     except ImportError as exc:
         raise OnnxUnavailable(f"onnxruntime is not installed ({exc})") from exc
     content = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0  # (H, W, 3)
-    h, w = content.shape[:2]
-    x = content.transpose(2, 0, 1)[None]
-    ph, pw = (-h) % _STRIDE, (-w) % _STRIDE
-    if ph or pw:
-        mode = "reflect" if h > ph and w > pw else "edge"
-        x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode)
-    out = session.run(None, {"image": np.ascontiguousarray(x)})[0][0, :, :h, :w].transpose(1, 2, 0)
-    out = np.clip(out, 0.0, 1.0)
+    out = _forward(session, content.transpose(2, 0, 1)[None])[0].transpose(1, 2, 0)
     if preserve_color:
         y = out @ _RGB_TO_YCBCR[0].astype(np.float32)
         cbcr = content @ _RGB_TO_YCBCR[1:].T.astype(np.float32)
@@ -197,3 +197,31 @@ def stylize_johnson_ort(image: Image.Image, preset: str, *, alpha: float = 1.0, 
     if alpha < 1.0:
         out = alpha * out + (1.0 - alpha) * content
     return Image.fromarray(np.rint(out * 255.0).astype(np.uint8), "RGB")
+
+
+def _forward(session, x: np.ndarray) -> np.ndarray:
+    """(N, 3, H, W) float32 in [0, 1] -> the net's output, same shape, clipped to [0, 1]."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % _STRIDE, (-w) % _STRIDE
+    if ph or pw:
+        mode = "reflect" if h > ph and w > pw else "edge"
+        x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode)
+    out = session.run(None, {"image": np.ascontiguousarray(x, dtype=np.float32)})[0][..., :h, :w]
+    return np.clip(out, 0.0, 1.0)
+
+
+def johnson_frames(frames: np.ndarray, preset: str, threads: int | None = None) -> np.ndarray:
+    """Paint a batch of frames: (N, 3, H, W) float32 in [0, 1] -> (N, 3, H, W) in [0, 1]
+    (the video path's forward pass).
+
+    Raises:
+        OnnxUnavailable: the graph is not in the cache or onnxruntime is missing.
+    """
+    path = onnx_path(preset)
+    if path is None or not path.is_file():
+        raise OnnxUnavailable(f"no ONNX graph of the {preset} net in {cache_dir()}")
+    try:
+        session = _session(path, threads)
+    except ImportError as exc:
+        raise OnnxUnavailable(f"onnxruntime is not installed ({exc})") from exc
+    return _forward(session, frames)

@@ -76,6 +76,9 @@ class VideoOptions:
         style_side: longer side of the style image for AdaIN, px.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``.
         crf: H.264 quality (lower = better, 18-28 sensible).
+        backend: Johnson's forward pass: ``"auto"`` (ONNX Runtime on the CPU when the net's
+            graph is exported, see :mod:`styletransfer.ort`; else torch), ``"torch"``, or
+            ``"onnx"`` (exported first if needed).
     """
 
     alpha: float = 1.0
@@ -88,8 +91,11 @@ class VideoOptions:
     style_side: int = 512
     device: str = "auto"
     crf: int = 20
+    backend: str = "auto"
 
     def validate(self) -> "VideoOptions":
+        if self.backend not in ("auto", "torch", "onnx"):
+            raise InvalidOptionError(f"backend must be auto, torch or onnx, got {self.backend!r}")
         if not 0.0 <= float(self.alpha) <= 1.0:
             raise InvalidOptionError(f"alpha must be between 0 and 1, got {self.alpha}")
         if not isinstance(self.max_side, int) or not 32 <= self.max_side <= 4096:
@@ -234,12 +240,21 @@ class _Painter:
 
         self.method, self.options, self.device = method, options, device
         self.bf16 = prefer_bf16(device)
+        self.onnx = False
         if method == "johnson":
             from .johnson import load_johnson
 
             if style.name is None:
                 raise InvalidOptionError("the johnson method works only with a preset style")
-            self.net = load_johnson(style.name, device)
+            self.preset = style.name
+            if options.backend != "torch" and device.type == "cpu":
+                from . import ort
+
+                if options.backend == "onnx" and not ort.ready(style.name):
+                    ort.export_johnson(style.name)
+                self.onnx = ort.ready(style.name)
+            if not self.onnx:
+                self.net = load_johnson(style.name, device)
         elif method == "adain":
             from .adain import load_adain
             from .color import match_color
@@ -267,9 +282,14 @@ class _Painter:
         x = frames.to(self.device).contiguous(memory_format=torch.channels_last)
         alpha = float(self.options.alpha)
         if self.method == "johnson":
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                out = self.net(x)
-            out = out.float().clamp(0, 1)
+            if self.onnx:  # ONNX Runtime: the same net, exported (styletransfer.ort)
+                from .ort import johnson_frames
+
+                out = torch.from_numpy(johnson_frames(frames.float().contiguous().numpy(), self.preset))
+            else:
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                    out = self.net(x)
+                out = out.float().clamp(0, 1)
             if self.options.preserve_color:
                 from .color import transfer_luminance
 

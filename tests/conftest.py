@@ -24,6 +24,14 @@ except ImportError:  # pragma: no cover - hypothesis is in the dev extra
 
 REPO = Path(__file__).resolve().parents[1]
 
+# ONNX graphs of the Johnson nets (styletransfer.ort) go to a cache of this test run only, so
+# which backend paints (torch, or ONNX Runtime once a graph exists) never depends on what an
+# earlier run or the developer's own `stylize` left in ~/.cache; subprocesses inherit it.
+if "STYLETRANSFER_ONNX_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["STYLETRANSFER_ONNX_CACHE"] = tempfile.mkdtemp(prefix="stylebot-test-onnx-")
+
 
 def shared_data_dir() -> Path | None:
     env = os.environ.get("STYLEBOT_SHARED_DATA")

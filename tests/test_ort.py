@@ -25,8 +25,8 @@ SAMPLE = REPO / "styletransfer" / "samples" / "tubingen.jpg"
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    return tmp_path / "xdg"
+    monkeypatch.setenv("STYLETRANSFER_ONNX_CACHE", str(tmp_path / "onnx"))
+    return tmp_path / "onnx"
 
 
 def _mad(a: Image.Image, b: Image.Image) -> float:
@@ -39,19 +39,20 @@ def test_export_and_painting_match_torch(cache, preset):
 
     assert not ort.ready(preset)
     path = ort.export_johnson(preset)
-    assert path.parent == cache / "stylebot" / "onnx" and ort.ready(preset)
+    assert path.parent == cache and ort.ready(preset)
     assert json.loads(path.with_suffix(".json").read_text())["max_abs_diff_vs_torch"] < 1e-4
     photo = fit_max_side(open_image(SAMPLE), 250)  # 250 x 188: not a multiple of 4 (padding path)
     for alpha, keep in ((1.0, False), (0.5, False), (1.0, True)):
         ours = ort.stylize_johnson_ort(photo, preset, alpha=alpha, preserve_color=keep, threads=1)
         ref = stylize(photo, preset, method="johnson",
-                      options=StyleOptions(alpha=alpha, preserve_color=keep, max_side=250, device="cpu"))
+                      options=StyleOptions(alpha=alpha, preserve_color=keep, max_side=250, device="cpu",
+                                           backend="torch"))
         assert ours.size == ref.size == photo.size
         assert _mad(ours, ref) <= 2.0, (alpha, keep, _mad(ours, ref))
 
 
 def test_stylize_uses_onnx_without_torch_after_the_export(cache, tmp_path):
-    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    env = {**os.environ, "STYLETRANSFER_ONNX_CACHE": str(cache)}
     out = tmp_path / "a.png"
     first = subprocess.run([sys.executable, "-m", "styletransfer.cli", str(SAMPLE), "-s", "great_wave", "-m",
                             "johnson", "--size", "128", "-o", str(out)], capture_output=True, text=True, env=env,
@@ -81,3 +82,22 @@ def test_a_retrained_net_gets_a_new_graph(cache, tmp_path, monkeypatch):
     assert ort.onnx_path("udnie") != before
     with pytest.raises(ort.OnnxUnavailable):
         ort.stylize_johnson_ort(Image.new("RGB", (32, 32)), "udnie")
+
+
+def test_video_frames_through_onnx_match_torch(cache, tmp_path):
+    from styletransfer.inputs import resolve_styles
+    from styletransfer.video import VideoOptions, stylize_video
+    from tests.clips import make_clip, read_frames
+
+    clip = make_clip(tmp_path / "clip.mp4", SAMPLE, seconds=0.5, fps=12, size=(160, 90))
+    style = resolve_styles([("great_wave", 1.0)])[0]
+    outs = {}
+    for backend in ("torch", "onnx"):  # onnx exports the graph first
+        out = tmp_path / f"{backend}.mp4"
+        stylize_video(clip, out, style, "johnson", VideoOptions(max_side=160, device="cpu", backend=backend,
+                                                                  smooth=0.0))
+        outs[backend] = read_frames(out)
+    assert ort.ready("great_wave") and len(outs["torch"]) == len(outs["onnx"]) >= 5
+    diff = np.mean([np.abs(a.astype(np.float32) - b.astype(np.float32)).mean()
+                    for a, b in zip(outs["torch"], outs["onnx"])])
+    assert diff <= 2.0, diff
