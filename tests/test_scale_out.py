@@ -129,10 +129,14 @@ async def test_the_bots_own_worker_paints_jobs_and_the_survey(pg_url, tmp_path):
     survey_dir.mkdir()
     shutil.copy(SAMPLE_PHOTO, survey_dir / "town.jpg")
     (survey_dir / "pairs.json").write_text(json.dumps([{"content": "town.jpg", "style": "udnie"}]))
+    from tests.pg import _free_port
+
+    port, token = _free_port(), "t" * 24
     async with FakeTelegram() as tg, serving_stylebot(tg, tmp_path / "bot", database_url=pg_url, workers=1,
                                                       max_side=128, worker_heartbeat_s=HEARTBEAT_S,
                                                       survey_dir=survey_dir, survey_max_side=64,
-                                                      survey_prerender=True):
+                                                      survey_prerender=True, port=port, host="127.0.0.1",
+                                                      dashboard_token=token):
         gus = tg.user(8030, "Gus")
         await _ask(gus, "Preset net")
         await tg.wait_until(lambda: _results(gus) == 1, WAIT, "Gus's result")
@@ -142,3 +146,11 @@ async def test_the_bots_own_worker_paints_jobs_and_the_survey(pg_url, tmp_path):
         assert "Picture 1 of 1" in picture.caption and "Udnie" in picture.caption
         assert len(list((tmp_path / "bot" / "data" / "survey").glob("*.jpg"))) == 2  # Johnson and Gatys
         assert await _rows(pg_url, "SELECT count(*) FROM survey_renders") == [(0,)]
+        # the operator sees the live worker (from the engine's heartbeats) on /metrics and /dashboard
+        import aiohttp
+
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                assert "stylebot_live_workers 1.0" in await response.text()
+            async with http.get(f"http://127.0.0.1:{port}/dashboard", params={"token": token}) as response:
+                assert response.status == 200 and "1 live" in await response.text()

@@ -97,6 +97,7 @@ async def _context(application) -> dict:
         "alive": bool(worker and worker.is_alive()),
         "ready_s": f"{worker.ready_s:.1f} s" if worker and worker.ready_s is not None else "–",
         "restarts": worker.restarts if worker else 0, "totals": totals,
+        "live_workers": getattr(worker, "live", None),  # scale-out: workers with a recent heartbeat
         "ratings_count": stats.overall.count,
         "survey_count": sum(line.count for line in stats.survey.values()),
         "survey_ready": (f"{svc.survey.ready_count()} of {len(svc.survey.active_pairs())}" if svc.survey else "off"),
