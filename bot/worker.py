@@ -121,15 +121,12 @@ def export_onnx_after(spec: JobSpec, outcome: object) -> None:
     if spec.method != "johnson" or not isinstance(outcome, Done) or spec.device not in ("auto", "cpu"):
         return
     try:
-        import importlib.util
-
         from styletransfer.engine import resolve_device
+        from styletransfer.ort import export_johnson, ready, runtime_installed
         from styletransfer.presets import is_preset
 
-        if (not is_preset(spec.style) or importlib.util.find_spec("onnxruntime") is None
-                or resolve_device(spec.device).type != "cpu"):
+        if not is_preset(spec.style) or not runtime_installed() or resolve_device(spec.device).type != "cpu":
             return
-        from styletransfer.ort import export_johnson, ready
 
         if not ready(spec.style):
             started = time.perf_counter()

@@ -226,15 +226,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    elapsed = time.perf_counter() - start
-    save_kw = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    try:
-        image.save(args.output, format=fmt, **save_kw)
-    except OSError as exc:
-        raise StyleTransferError(f"cannot write {str(args.output)!r}: {exc}") from exc
-    if not args.quiet:
-        print(f"wrote {args.output} ({image.width}×{image.height}, {args.method}, {elapsed:.1f} s)")
-    if args.method == "johnson" and args.backend == "auto" and _onnxruntime_installed():
+    _save(image, args, fmt, args.method, time.perf_counter() - start)
+    if args.method == "johnson" and args.backend == "auto":
         _export_quietly(styles[0].name, args.quiet)
     return 0
 
@@ -243,29 +236,11 @@ def _gpu_present() -> bool:
     return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/dxg")
 
 
-def _onnxruntime_installed() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("onnxruntime") is not None
-
-
 def _use_onnx(args: argparse.Namespace, preset: str) -> bool:
-    """ONNX Runtime for this Johnson run? ``--backend onnx`` forces it (exporting first if
-    needed); auto takes it when the export exists and the run is on the CPU."""
-    if args.backend == "torch":
-        return False
-    from .ort import ready
+    """ONNX Runtime for this Johnson photo (no torch import): see :func:`styletransfer.ort.use_onnx`."""
+    from .ort import use_onnx
 
-    if args.backend == "onnx":
-        if not _onnxruntime_installed():
-            raise StyleTransferError("--backend onnx needs onnxruntime (pip install onnxruntime)")
-        if not ready(preset):
-            from .ort import export_johnson
-
-            export_johnson(preset)
-        return True
-    on_cpu = args.device == "cpu" or (args.device == "auto" and not _gpu_present())
-    return on_cpu and ready(preset)
+    return use_onnx(preset, args.backend, on_cpu=args.device == "cpu" or (args.device == "auto" and not _gpu_present()))
 
 
 def _run_onnx(args: argparse.Namespace, content_img, preset: str, options, fmt: str) -> int:
@@ -279,23 +254,27 @@ def _run_onnx(args: argparse.Namespace, content_img, preset: str, options, fmt: 
                                  f"{options.max_side}; it is too thin (each side needs at least 16 px)")
     image = stylize_johnson_ort(image, preset, alpha=options.alpha, preserve_color=options.preserve_color,
                                 threads=args.threads)
-    elapsed = time.perf_counter() - start
+    _save(image, args, fmt, "johnson, onnxruntime", time.perf_counter() - start)
+    return 0
+
+
+def _save(image, args: argparse.Namespace, fmt: str, what: str, elapsed: float) -> None:
+    """Write the result (JPEG/WebP at quality 95) and, unless quiet, say so."""
     save_kw = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     try:
         image.save(args.output, format=fmt, **save_kw)
     except OSError as exc:
         raise StyleTransferError(f"cannot write {str(args.output)!r}: {exc}") from exc
     if not args.quiet:
-        print(f"wrote {args.output} ({image.width}×{image.height}, johnson, onnxruntime, {elapsed:.1f} s)")
-    return 0
+        print(f"wrote {args.output} ({image.width}×{image.height}, {what}, {elapsed:.1f} s)")
 
 
 def _export_quietly(preset: str, quiet: bool) -> None:
     """After a torch Johnson run: export the net for ONNX Runtime once, so the next runs
     skip importing torch. A failure only costs the speed-up."""
-    from .ort import export_johnson, ready
+    from .ort import export_johnson, ready, runtime_installed
 
-    if ready(preset):
+    if not runtime_installed() or ready(preset):
         return
     try:
         path = export_johnson(preset)

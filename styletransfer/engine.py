@@ -223,13 +223,9 @@ def _run_johnson(content_t, preset, alpha, options, device, progress) -> torch.T
 
 
 def _johnson_on_onnx(preset: str, options: StyleOptions, device: torch.device) -> bool:
-    if options.backend == "torch" or device.type != "cpu":
-        return False
-    from . import ort
+    from .ort import use_onnx
 
-    if options.backend == "onnx" and not ort.ready(preset):
-        ort.export_johnson(preset)
-    return ort.ready(preset)
+    return device.type == "cpu" and use_onnx(preset, options.backend, on_cpu=True)
 
 
 def _run_gatys(content_t, styles, alpha, options, device, progress, cancel) -> torch.Tensor:

@@ -26,9 +26,10 @@ import numpy as np
 from PIL import Image
 
 from .checkpoints import card_path, johnson_path
+from .errors import StyleTransferError
 
-__all__ = ["cache_dir", "onnx_path", "ready", "export_johnson", "stylize_johnson_ort", "johnson_frames",
-           "OnnxUnavailable"]
+__all__ = ["cache_dir", "onnx_path", "runtime_installed", "ready", "use_onnx", "export_johnson",
+           "stylize_johnson_ort", "johnson_frames", "OnnxUnavailable"]
 
 _STRIDE = 4
 #: in the file name: bumped when the exported graph changes shape (v2: a dynamic batch axis)
@@ -38,7 +39,7 @@ _RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0
 _YCBCR_TO_RGB = np.linalg.inv(_RGB_TO_YCBCR)
 
 
-class OnnxUnavailable(RuntimeError):
+class OnnxUnavailable(StyleTransferError):
     """No ONNX graph for this preset in the cache, or onnxruntime is not installed."""
 
 
@@ -59,18 +60,37 @@ def onnx_path(preset: str) -> Path | None:
     return cache_dir() / f"johnson-{preset}-{str(sha)[:16]}-{_GRAPH_VERSION}.onnx"
 
 
+def runtime_installed() -> bool:
+    """onnxruntime can be imported (checked without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
 def ready(preset: str) -> bool:
     """True when ``preset`` can be painted here without torch: onnxruntime installed and
     the graph of the net now on disk exported."""
     path = onnx_path(preset)
-    if path is None or not path.is_file():
-        return False
-    try:
-        import importlib.util
+    return path is not None and path.is_file() and runtime_installed()
 
-        return importlib.util.find_spec("onnxruntime") is not None
-    except (ImportError, ValueError):
+
+def use_onnx(preset: str, backend: str, on_cpu: bool) -> bool:
+    """Whether a Johnson forward of ``preset`` runs in ONNX Runtime: ``backend`` ``"onnx"``
+    forces it (exporting the graph first if needed), ``"auto"`` takes it on the CPU when the
+    graph is exported, ``"torch"`` never.
+
+    Raises:
+        OnnxUnavailable: ``"onnx"`` without onnxruntime installed.
+    """
+    if backend == "torch":
         return False
+    if backend == "onnx":
+        if not runtime_installed():
+            raise OnnxUnavailable("the onnx backend needs onnxruntime (pip install onnxruntime)")
+        if not ready(preset):
+            export_johnson(preset)
+        return True
+    return on_cpu and ready(preset)
 
 
 def export_johnson(preset: str, check_side: int = 256) -> Path:
@@ -181,15 +201,8 @@ def stylize_johnson_ort(image: Image.Image, preset: str, *, alpha: float = 1.0, 
     Raises:
         OnnxUnavailable: the graph is not in the cache or onnxruntime is missing.
     """
-    path = onnx_path(preset)
-    if path is None or not path.is_file():
-        raise OnnxUnavailable(f"no ONNX graph of the {preset} net in {cache_dir()}")
-    try:
-        session = _session(path, threads)
-    except ImportError as exc:
-        raise OnnxUnavailable(f"onnxruntime is not installed ({exc})") from exc
     content = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0  # (H, W, 3)
-    out = _forward(session, content.transpose(2, 0, 1)[None])[0].transpose(1, 2, 0)
+    out = johnson_frames(content.transpose(2, 0, 1)[None], preset, threads)[0].transpose(1, 2, 0)
     if preserve_color:
         y = out @ _RGB_TO_YCBCR[0].astype(np.float32)
         cbcr = content @ _RGB_TO_YCBCR[1:].T.astype(np.float32)

@@ -247,12 +247,10 @@ class _Painter:
             if style.name is None:
                 raise InvalidOptionError("the johnson method works only with a preset style")
             self.preset = style.name
-            if options.backend != "torch" and device.type == "cpu":
-                from . import ort
+            if device.type == "cpu":
+                from .ort import use_onnx
 
-                if options.backend == "onnx" and not ort.ready(style.name):
-                    ort.export_johnson(style.name)
-                self.onnx = ort.ready(style.name)
+                self.onnx = use_onnx(style.name, options.backend, on_cpu=True)
             if not self.onnx:
                 self.net = load_johnson(style.name, device)
         elif method == "adain":

@@ -105,3 +105,7 @@ def pytest_sessionfinish(session, exitstatus):
         for line in bad:
             reporter.write_line(f"  {line}", red=True)
         session.exitstatus = 1
+
+
+# PostgreSQL fixtures (a throwaway cluster per module, a fresh database per test): tests/pg.py
+from tests.pg import pg_server, pg_url  # noqa: E402, F401

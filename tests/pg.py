@@ -11,8 +11,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 
 def pg_bin() -> Path | None:
@@ -72,3 +75,20 @@ async def create_database(server_url: str, name: str) -> str:
     finally:
         await conn.close()
     return f"{server_url}/{name}"
+
+
+#: for test modules: ``pytestmark = requires_postgres``
+requires_postgres = pytest.mark.skipif(pg_bin() is None, reason="no PostgreSQL installed (apt-get install postgresql)")
+
+
+@pytest.fixture(scope="module")
+def pg_server():
+    """One throwaway cluster per test module (import this fixture into the module)."""
+    with throwaway_cluster() as url:
+        yield url
+
+
+@pytest.fixture
+async def pg_url(pg_server):
+    """A fresh, empty database on the module's cluster, as an SQLAlchemy URL."""
+    return await create_database(pg_server, f"stylebot_{uuid.uuid4().hex[:8]}")

@@ -5,25 +5,12 @@ their interval, forget and re-queue. Skips cleanly where PostgreSQL is not insta
 from __future__ import annotations
 
 import asyncio
-import uuid
 
-import pytest
 
 from bot.db import Store, alembic_config, migrate
-from tests.pg import create_database, pg_bin, throwaway_cluster
+from tests.pg import requires_postgres
 
-pytestmark = pytest.mark.skipif(pg_bin() is None, reason="no PostgreSQL installed (apt-get install postgresql)")
-
-
-@pytest.fixture(scope="module")
-def pg_server():
-    with throwaway_cluster() as url:
-        yield url
-
-
-@pytest.fixture
-async def pg_url(pg_server):
-    return await create_database(pg_server, f"stylebot_{uuid.uuid4().hex[:8]}")
+pytestmark = requires_postgres
 
 
 async def _tables(url: str) -> set[str]:

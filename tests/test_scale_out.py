@@ -15,33 +15,20 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import uuid
 
-import pytest
 
 from bot import texts
 from tests.bot_runner import serving_stylebot
 from tests.fake_telegram import FakeTelegram, FakeUser
-from tests.pg import create_database, pg_bin, throwaway_cluster
+from tests.pg import requires_postgres
 from bot.survey import SAMPLE_PHOTO
 from tests.test_bot_limits import _ask
 from tests.test_bot_survey import _first_picture
 from tests.workers import HEARTBEAT_S, workers
 
-pytestmark = pytest.mark.skipif(pg_bin() is None, reason="no PostgreSQL installed (apt-get install postgresql)")
+pytestmark = requires_postgres
 
 WAIT = 180.0
-
-
-@pytest.fixture(scope="module")
-def pg_server():
-    with throwaway_cluster() as url:
-        yield url
-
-
-@pytest.fixture
-async def pg_url(pg_server):
-    return await create_database(pg_server, f"stylebot_{uuid.uuid4().hex[:8]}")
 
 
 async def _rows(url: str, query: str) -> list[tuple]:
