@@ -107,7 +107,9 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if result.overall.count == 0 and not result.survey:
         await update.effective_message.reply_text(texts.STATS_NONE + await _admin_lines(svc, update.effective_user.id))
         return
-    lines = [texts.STATS_TITLE, _fmt(texts.STATS_ALL, result.overall)]
+    lines = [texts.STATS_TITLE]
+    if result.overall.count:  # only survey answers so far: no empty "all results" line
+        lines.append(_fmt(texts.STATS_ALL, result.overall))
     if result.per_method:
         lines += ["", texts.STATS_BY_METHOD]
         lines += [_fmt(texts.METHOD_NAMES.get(m, m), line) for m, line in result.per_method.items()]
