@@ -17,7 +17,6 @@ status 1 (2 for malformed command lines, as argparse does); no traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -232,15 +231,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gpu_present() -> bool:
-    return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/dxg")
-
-
 def _use_onnx(args: argparse.Namespace, preset: str) -> bool:
     """ONNX Runtime for this Johnson photo (no torch import): see :func:`styletransfer.ort.use_onnx`."""
-    from .ort import use_onnx
+    from .ort import gpu_present, use_onnx
 
-    return use_onnx(preset, args.backend, on_cpu=args.device == "cpu" or (args.device == "auto" and not _gpu_present()))
+    return use_onnx(preset, args.backend, on_cpu=args.device == "cpu" or (args.device == "auto" and not gpu_present()))
 
 
 def _run_onnx(args: argparse.Namespace, content_img, preset: str, options, fmt: str) -> int:
@@ -303,14 +298,10 @@ def run_video(args: argparse.Namespace, content: Path) -> int:
     styles = resolve_styles([parse_style(args.style[0])])
     check_method(args.method, styles)
     info = probe(content)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     from .video import VideoOptions, stylize_video
 
     kw = {"max_side": args.size or 640, "alpha": args.alpha, "preserve_color": args.preserve_color,
-          "device": args.device, "backend": args.backend}
+          "device": args.device, "backend": args.backend, "threads": args.threads}
     if args.smooth is not None:
         kw["smooth"] = args.smooth
     if args.max_seconds is not None:

@@ -18,7 +18,9 @@ flow by blending each output frame with the previous output where the input
 did not change: weight ``smooth · exp(−|in_t − in_{t−1}| / 0.04)`` per pixel,
 so static regions stay stable and moving ones are not smeared.
 
-Frames are float tensors (N, 3, H, W), RGB, values in [0, 1].
+Frames travel as float32 numpy arrays (N, 3, H, W), RGB, values in [0, 1]; torch is
+imported only when a frame is painted in torch (a Johnson preset with its ONNX graph
+exported runs without it).
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class VideoOptions:
         backend: Johnson's forward pass: ``"auto"`` (ONNX Runtime on the CPU when the net's
             graph is exported, see :mod:`styletransfer.ort`; else torch), ``"torch"``, or
             ``"onnx"`` (exported first if needed).
+        threads: CPU threads (torch, or ONNX Runtime's frames at once); None: all cores.
     """
 
     alpha: float = 1.0
@@ -92,10 +95,13 @@ class VideoOptions:
     device: str = "auto"
     crf: int = 20
     backend: str = "auto"
+    threads: int | None = None
 
     def validate(self) -> "VideoOptions":
         if self.backend not in ("auto", "torch", "onnx"):
             raise InvalidOptionError(f"backend must be auto, torch or onnx, got {self.backend!r}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise InvalidOptionError(f"threads must be a positive integer, got {self.threads!r}")
         if not 0.0 <= float(self.alpha) <= 1.0:
             raise InvalidOptionError(f"alpha must be between 0 and 1, got {self.alpha}")
         if not isinstance(self.max_side, int) or not 32 <= self.max_side <= 4096:
@@ -232,47 +238,63 @@ def _even_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 
 
 class _Painter:
-    """The method's batched forward on one device: frames (N, 3, H, W) in [0, 1] -> same."""
+    """The method's batched forward: frames (N, 3, H, W) float32 numpy in [0, 1] -> same.
 
-    def __init__(self, method: str, style: ResolvedStyle, options: VideoOptions, device,
-                 first_frame) -> None:
-        from .precision import prefer_bf16
+    A Johnson preset on the CPU with its graph exported runs in ONNX Runtime and never
+    imports torch (:mod:`styletransfer.ort`); everything else runs in torch on ``device``.
+    """
 
-        self.method, self.options, self.device = method, options, device
-        self.bf16 = prefer_bf16(device)
+    def __init__(self, method: str, style: ResolvedStyle, options: VideoOptions, first_frame: np.ndarray) -> None:
+        self.method, self.options = method, options
         self.onnx = False
         if method == "johnson":
-            from .johnson import load_johnson
-
             if style.name is None:
                 raise InvalidOptionError("the johnson method works only with a preset style")
             self.preset = style.name
-            if device.type == "cpu":
-                from .ort import use_onnx
+            from .ort import gpu_present, use_onnx
 
-                self.onnx = use_onnx(style.name, options.backend, on_cpu=True)
-            if not self.onnx:
-                self.net = load_johnson(style.name, device)
-        elif method == "adain":
+            on_cpu = options.device == "cpu" or (options.device in ("auto", "", None) and not gpu_present())
+            self.onnx = use_onnx(style.name, options.backend, on_cpu=on_cpu)
+            if self.onnx:
+                return
+        if method not in ("johnson", "adain"):
+            raise InvalidOptionError("video works with the adain and johnson methods; gatys needs minutes per frame")
+        import torch
+
+        from .engine import resolve_device
+        from .precision import prefer_bf16
+
+        if options.threads:
+            torch.set_num_threads(options.threads)
+        self.device = resolve_device(options.device)
+        self.bf16 = prefer_bf16(self.device)
+        if method == "johnson":
+            from .johnson import load_johnson
+
+            self.net = load_johnson(style.name, self.device)
+        else:
             from .adain import load_adain
             from .color import match_color
             from .engine import image_to_tensor
             from .images import fit_max_side
 
-            self.model = load_adain(device, bf16=self.bf16)
-            s = image_to_tensor(fit_max_side(style.image, options.style_side), device)
+            self.model = load_adain(self.device, bf16=self.bf16)
+            s = image_to_tensor(fit_max_side(style.image, options.style_side), self.device)
             key = f"{style.key}@{options.style_side}" if style.key else None
             if options.preserve_color:  # once for the clip: the first frame's colours
-                s, key = match_color(s, first_frame.to(device)), None
+                s, key = match_color(s, torch.from_numpy(first_frame).to(self.device)), None
             self.stats = self.model.style_stats(s, key)
-        else:
-            raise InvalidOptionError("video works with the adain and johnson methods; gatys needs minutes per frame")
 
-    def __call__(self, frames):
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        if self.onnx:  # ONNX Runtime: the same net, exported (styletransfer.ort)
+            from .ort import finish, johnson_frames
+
+            out = johnson_frames(frames, self.preset, self.options.threads)
+            return finish(out, frames, self.options.alpha, self.options.preserve_color)
         import torch
 
         with torch.inference_mode():
-            return self._paint(frames)
+            return self._paint(torch.from_numpy(frames)).float().clamp(0, 1).cpu().numpy()
 
     def _paint(self, frames):
         import torch
@@ -280,14 +302,9 @@ class _Painter:
         x = frames.to(self.device).contiguous(memory_format=torch.channels_last)
         alpha = float(self.options.alpha)
         if self.method == "johnson":
-            if self.onnx:  # ONNX Runtime: the same net, exported (styletransfer.ort)
-                from .ort import johnson_frames
-
-                out = torch.from_numpy(johnson_frames(frames.float().contiguous().numpy(), self.preset))
-            else:
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                    out = self.net(x)
-                out = out.float().clamp(0, 1)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                out = self.net(x)
+            out = out.float().clamp(0, 1)
             if self.options.preserve_color:
                 from .color import transfer_luminance
 
@@ -303,16 +320,9 @@ class _Painter:
         return self.model.decode(t)[..., :h, :w].contiguous()
 
 
-def _to_tensor(rgb: np.ndarray):
-    import torch
-
-    return torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255.0)
-
-
-def _to_rgb(t) -> np.ndarray:
-    import torch
-
-    return t.clamp(0, 1).mul(255.0).round().to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
+def _to_rgb(frame: np.ndarray) -> np.ndarray:
+    """(3, H, W) float in [0, 1] -> (H, W, 3) uint8."""
+    return np.ascontiguousarray(np.rint(np.clip(frame, 0.0, 1.0) * 255.0).astype(np.uint8).transpose(1, 2, 0))
 
 
 def stylize_video(
@@ -347,9 +357,7 @@ def stylize_video(
         Cancelled: ``cancel()`` returned True.
     """
     import av
-    import torch
 
-    from .engine import resolve_device
     from .inputs import check_method
 
     options = (options or VideoOptions()).validate()
@@ -362,7 +370,6 @@ def stylize_video(
     dst = Path(dst)
     if dst.suffix.lower() not in (".mp4", ".gif"):
         raise InvalidOptionError(f"video output must end in .mp4 or .gif, got {dst.name!r}")
-    device = resolve_device(options.device)
     started = time.perf_counter()
     container = _open(src)
     out = None
@@ -402,23 +409,45 @@ def stylize_video(
         trimmed = False
         limit_s = options.max_seconds
 
+        # The painter works on batch k in a thread of its own while this thread decodes batch
+        # k + 1 and smooths and encodes batch k - 1: ONNX Runtime and torch release the GIL.
+        from concurrent.futures import ThreadPoolExecutor
+
+        paint_thread = ThreadPoolExecutor(1, thread_name_prefix="paint")
+        inflight: tuple | None = None  # (frames, future of the painted frames)
+        submitted = 0  # frames handed to the painter
+
         def emit(batch: list) -> None:
-            nonlocal painter, written, prev_in, prev_out, d_out, d_in
+            nonlocal painter, inflight, submitted
             if cancel is not None and cancel():
                 raise Cancelled("video stylization cancelled")
-            x = torch.stack(batch)
+            x = np.stack(batch).transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)  # (N, 3, H, W)
             if painter is None:
-                painter = _Painter(method, styles[0], options, device, x[:1])
-            y = painter(x).float().cpu()
+                painter = _Painter(method, styles[0], options, x[:1])
+            future = paint_thread.submit(painter, x)
+            submitted += len(batch)
+            if inflight is not None:
+                write(*inflight)
+            inflight = (x, future)
+
+        def flush() -> None:
+            nonlocal inflight
+            if inflight is not None:
+                batch, inflight = inflight, None
+                write(*batch)
+
+        def write(x: np.ndarray, future) -> None:
+            nonlocal written, prev_in, prev_out, d_out, d_in
+            y = future.result()
             for i in range(y.shape[0]):
                 cur_in, cur = x[i], y[i]
                 if prev_in is not None:
-                    diff_in = (cur_in - prev_in).abs()
+                    change = np.abs(cur_in - prev_in).mean(0, keepdims=True)  # (1, H, W)
                     if options.smooth > 0:
-                        w = options.smooth * torch.exp(-diff_in.mean(0, keepdim=True) / 0.04)
+                        w = np.float32(options.smooth) * np.exp(change / np.float32(-0.04))
                         cur = (1 - w) * cur + w * prev_out
-                    d_in += float(diff_in.mean())
-                    d_out += float((cur - prev_out).abs().mean())
+                    d_in += float(change.mean())
+                    d_out += float(np.abs(cur - prev_out).mean())
                 frame = av.VideoFrame.from_ndarray(_to_rgb(cur), format="rgb24")
                 frame.pts = written
                 for packet in vout.encode(frame):
@@ -446,30 +475,34 @@ def stylize_video(
                                 for p in aout.encode(rframe):
                                     out.mux(p)
                     continue
-                if written + len(pending) >= options.max_frames:
+                if submitted + len(pending) >= options.max_frames:
                     trimmed = True
                     continue
                 for vframe in packet.decode():
                     if vframe.time is not None and vframe.time > limit_s:
                         trimmed = True
                         break
-                    if written + len(pending) >= options.max_frames:
+                    if submitted + len(pending) >= options.max_frames:
                         trimmed = True
                         break
                     rgb = vframe.reformat(width=width, height=height, format="rgb24",
                                           interpolation="AREA").to_ndarray()
-                    pending.append(_to_tensor(rgb))
+                    pending.append(rgb)
                     if len(pending) >= options.batch:
                         emit(pending)
                         pending = []
             if pending:
                 emit(pending)
+            flush()
         except av.error.FFmpegError as exc:
-            if written == 0 and not pending:
+            if written == 0 and not pending and inflight is None:
                 raise VideoError(f"'{Path(src).name}' is a corrupt video ({_one_line(exc)})") from exc
             if pending:  # a truncated clip: keep what decoded
                 emit(pending)
+            flush()
             trimmed = True
+        finally:
+            paint_thread.shutdown(wait=True, cancel_futures=True)
         if written == 0:
             raise VideoError(f"'{Path(src).name}' has no frames we can decode")
         for packet in vout.encode():

@@ -54,3 +54,28 @@ def test_missing_net_names_file_and_command(tmp_path, monkeypatch):
 def test_bad_input_shape():
     with pytest.raises(InvalidOptionError):
         stylize_johnson(torch.rand(3, 16, 16), "udnie")
+
+
+def test_a_net_cut_to_fewer_residual_blocks_keeps_its_other_layers():
+    """drop_residual_blocks: the first k residual blocks and every other layer of the parent,
+    renumbered; net_from_state rebuilds the right depth and width from the weights alone."""
+    from styletransfer.johnson import drop_residual_blocks, net_blocks, net_from_state
+
+    torch.manual_seed(0)
+    parent = TransformerNet(width=0.5)
+    state = parent.state_dict()
+    assert net_blocks(state) == 5
+    cut = drop_residual_blocks(state, 3)
+    child = net_from_state(cut)
+    assert net_blocks(child.state_dict()) == 3 and child.width == 0.5 and len(child.net) == len(parent.net) - 2
+    for i in (0, 1, 2, 3, 4, 5):  # the head and the first three blocks
+        for a, b in zip(parent.net[i].parameters(), child.net[i].parameters()):
+            assert torch.equal(a, b)
+    for i in (-1, -2, -3):  # the up-sampling layers and the output conv
+        for a, b in zip(parent.net[i].parameters(), child.net[i].parameters()):
+            assert torch.equal(a, b)
+    x = torch.rand(1, 3, 20, 24)
+    with torch.no_grad():
+        assert child.eval()(x).shape == (1, 3, 20, 24)
+    with pytest.raises(ValueError):
+        drop_residual_blocks(state, 6)

@@ -88,8 +88,6 @@ def test_video_frames_through_onnx_match_torch(cache, tmp_path):
     """The video painter's batched forward in ONNX Runtime against torch on the same frames
     (compared before H.264, whose own loss would hide or exaggerate the difference), and a
     whole clip through the ONNX path."""
-    import torch
-
     from styletransfer.inputs import resolve_styles
     from styletransfer.video import VideoOptions, _Painter, stylize_video
     from tests.clips import make_clip, read_frames
@@ -97,14 +95,45 @@ def test_video_frames_through_onnx_match_torch(cache, tmp_path):
     style = resolve_styles([("great_wave", 1.0)])[0]
     frames = np.stack([np.asarray(fit_max_side(open_image(SAMPLE), 160).crop((i, 0, i + 120, 90)))
                        for i in range(0, 32, 8)])
-    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(255.0)
+    x = frames.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
     out = {}
     for backend in ("torch", "onnx"):  # onnx exports the graph first
-        painter = _Painter("johnson", style, VideoOptions(device="cpu", backend=backend), torch.device("cpu"), x[:1])
+        painter = _Painter("johnson", style, VideoOptions(device="cpu", backend=backend), x[:1])
         assert painter.onnx == (backend == "onnx")
-        out[backend] = painter(x).float().clamp(0, 1).mul(255).numpy()
+        out[backend] = painter(x) * 255.0
     assert out["onnx"].shape == out["torch"].shape == (4, 3, 90, 120)
     assert float(np.abs(out["onnx"] - out["torch"]).mean()) <= 2.0
     clip = make_clip(tmp_path / "clip.mp4", SAMPLE, seconds=0.5, fps=12, size=(160, 90))
     result = stylize_video(clip, tmp_path / "onnx.mp4", style, "johnson", VideoOptions(max_side=160, device="cpu"))
     assert ort.ready("great_wave") and result.frames == len(read_frames(tmp_path / "onnx.mp4")) >= 5
+
+
+@pytest.mark.parametrize("channels, kernel", [(32, 9), (16, 9), (8, 3)])
+def test_half_resolution_output_conv_is_the_same_function(channels, kernel):
+    """The export's rewrite of the last layer (reflect pad + k x k conv to 3 channels at full
+    resolution -> SpaceToDepth, conv, DepthToSpace at half resolution) computes the same numbers,
+    for the full-width (32 channels) and half-width (16) nets' 9x9 layer and a small kernel."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(channels, 3, kernel)
+    pad = kernel // 2
+    rewritten = ort._half_res_output_conv(pad, conv)
+    x = torch.randn(2, channels, 20, 28)
+    with torch.no_grad():
+        expected = conv(F.pad(x, (pad,) * 4, mode="reflect"))
+        got = rewritten(x)
+    assert got.shape == expected.shape == (2, 3, 20, 28)
+    assert float((got - expected).abs().max()) < 1e-4
+
+
+def test_several_frames_at_once_equal_one_at_a_time(cache):
+    """johnson_frames runs a batch one frame per core; the result is the frames painted one by one."""
+    ort.export_johnson("udnie")
+    rng = np.random.default_rng(0)
+    frames = rng.random((5, 3, 36, 52), dtype=np.float32)
+    together = ort.johnson_frames(frames, "udnie", threads=2)
+    alone = np.concatenate([ort.johnson_frames(frames[i:i + 1], "udnie", threads=1) for i in range(5)])
+    assert together.shape == (5, 3, 36, 52)
+    assert float(np.abs(together - alone).max()) < 1e-5

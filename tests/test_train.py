@@ -133,6 +133,23 @@ def test_johnson_finetune_names_its_parent_and_exports_on_improvement(shared_dat
     assert sha256_file(out) == sha and _state(tmp_path / "g.pt")["step"] == 2
 
 
+def test_johnson_finetune_to_fewer_residual_blocks(shared_data, tmp_path):
+    """--blocks 3 from a 5-block parent: the parent's first three blocks and other layers start
+    the shallower (faster) net; the card records the depth."""
+    from styletransfer.johnson import net_blocks, net_from_state
+
+    parent, out = tmp_path / "parent.safetensors", tmp_path / "udnie.safetensors"
+    base = ["johnson", "--content", str(shared_data / "train" / "content"), "--batch", "2", "--crop", "32",
+            "--quiet", "--threads", "1", "--no-eval", "--cache-dir", str(tmp_path / "cache")]
+    assert main([*base, "--style", "starry_night", "--steps", "1", "--width", "0.5", "--out", str(parent),
+                 "--state", str(tmp_path / "p.pt")]) == 0
+    assert main([*base, "--style", "udnie", "--steps", "1", "--blocks", "3", "--out", str(out), "--state",
+                 str(tmp_path / "u.pt"), "--finetune-from", str(parent)]) == 0
+    weights, card = load_checkpoint(out)
+    assert net_blocks(weights) == 3 and card["residual_blocks"] == 3 and card["net_width"] == 0.5
+    assert net_from_state(weights).width == 0.5
+
+
 def test_refuses_eval_images_and_bad_resume(shared_data, tmp_path):
     with pytest.raises(SystemExit, match="evaluation"):
         main(["johnson", "--style", "starry_night", "--content", str(shared_data / "eval" / "content"),

@@ -34,7 +34,7 @@ import torch
 
 from ..adain import FEATURE_SCALE, Decoder, _pad_to_stride, decoder_width
 from ..checkpoints import adain_decoder_path, johnson_path
-from ..johnson import TransformerNet, net_width
+from ..johnson import TransformerNet, drop_residual_blocks, net_blocks, net_width
 from ..ops import adain, mean_std
 from ..vgg import load_vgg19
 from .data import ContentBank, ImageBank, StyleBank, content_augment, list_images, load_rgb
@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     pj.add_argument("--style-weight", type=float, default=10.0)
     pj.add_argument("--tv-weight", type=float, default=1.0)
     pj.add_argument("--width", type=float, default=1.0, help="net width (0.5: half-width, ~1/4 compute)")
+    pj.add_argument("--blocks", type=int, default=None,
+                    help="residual blocks (default 5, or the parent's; fewer than the parent's keeps its first ones)")
     pj.add_argument("--finetune-from", default=None, metavar="SAFETENSORS",
                     help="start from another style's net (step count starts at 0; the card names the parent)")
     return parser
@@ -228,13 +230,22 @@ def _johnson(args, device: torch.device) -> Recipe:
     style_img = load_rgb(style_path, size)
     style_img.thumbnail((size, size))
     encoder = load_vgg19(device)
-    width = args.width
+    width, blocks = args.width, args.blocks or 5
     parent = args.init_weights or args.finetune_from
+    adapt = None
     if parent:
         from ..checkpoints import load_checkpoint
 
-        width = net_width(load_checkpoint(parent)[0])
-    net = TransformerNet(width=width).to(device).to(memory_format=torch.channels_last)
+        parent_state = load_checkpoint(parent)[0]
+        width, have = net_width(parent_state), net_blocks(parent_state)
+        blocks = args.blocks or have
+        if blocks != have:
+            if args.init_weights:
+                raise SystemExit(f"--blocks {blocks} differs from {parent}'s {have}; use --finetune-from")
+
+            def adapt(state: dict) -> dict:
+                return drop_residual_blocks(state, blocks)
+    net = TransformerNet(residual_blocks=blocks, width=width).to(device).to(memory_format=torch.channels_last)
     loss = JohnsonLoss(net, encoder, _to_float(style_img))
     photos = ImageBank(contents, short_side=max(256, args.crop))
     aug = content_augment(args.crop)
@@ -267,8 +278,8 @@ def _johnson(args, device: torch.device) -> Recipe:
         card={"paper": "Johnson et al. 2016", "content_dir": repo_relative(args.content),
               "style_image": repo_relative(style_path), "style_size": size, "n_content": len(contents),
               "content_layer": JOHNSON_CONTENT_LAYER, "style_layers": list(JOHNSON_STYLE_LAYERS),
-              "output": "sigmoid", "grid_size": args.eval_size, "net_width": width},
-        phase={"width": width},
+              "output": "sigmoid", "grid_size": args.eval_size, "net_width": width, "residual_blocks": blocks},
+        phase={"width": width, "residual_blocks": blocks}, adapt=adapt,
     )
 
 

@@ -55,6 +55,7 @@ class Recipe:
             lower is better; None for no grid.
         card: extra card fields.
         phase: extra fields of this run's phase record.
+        adapt: maps a parent's state dict onto ``model`` (e.g. fewer residual blocks); None: as is.
     """
 
     method: str
@@ -64,6 +65,7 @@ class Recipe:
     evaluate: Callable[[], dict] | None = None
     card: dict = field(default_factory=dict)
     phase: dict = field(default_factory=dict)
+    adapt: Callable[[dict], dict] | None = None
 
 
 def _rng_state() -> dict:
@@ -143,7 +145,7 @@ def run(args: argparse.Namespace, recipe: Recipe) -> int:
         finetune = getattr(args, "finetune_from", None)
         if init or finetune:
             weights_sd, init_card = load_checkpoint(init or finetune)
-            model.load_state_dict(weights_sd)
+            model.load_state_dict(recipe.adapt(weights_sd) if recipe.adapt else weights_sd)
         if init:
             # Warm start from exported fp16 weights (e.g. a committed export whose training
             # state is gone): fresh optimiser; the step count, phases and best grid carry on.
