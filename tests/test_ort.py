@@ -33,7 +33,7 @@ def _mad(a: Image.Image, b: Image.Image) -> float:
     return float(np.abs(np.asarray(a, dtype=np.float32) - np.asarray(b, dtype=np.float32)).mean())
 
 
-@pytest.mark.parametrize("preset", ["great_wave", "starry_night"])  # a half-width and a full-width net
+@pytest.mark.parametrize("preset", ["great_wave", "starry_night"])
 def test_export_and_painting_match_torch(cache, preset):
     from styletransfer.engine import StyleOptions, stylize
 
