@@ -123,6 +123,9 @@ def test_johnson_finetune_names_its_parent_and_exports_on_improvement(shared_dat
     assert card["steps"] == 1  # a fine-tune counts its own steps
     assert card["finetuned_from"]["sha256"] == sha256_file(parent) and card["finetuned_from"]["steps"] == 2
     assert card["grid"]["preset"]["pairs"] == 4 and card["grid_score"] == card["grid"]["score"]
+    # the end-of-run grid is in the saved state too, so a resume knows the best score
+    st = _state(tmp_path / "g.pt")
+    assert st["best"]["step"] == 1 and st["best"]["score"] == card["grid_score"] and st["evals"][-1]["step"] == 1
     # a worse grid does not overwrite the export: fake a best score nobody can beat, then resume
     st = _state(tmp_path / "g.pt")
     st["best"] = {"score": -1.0, "step": 0}

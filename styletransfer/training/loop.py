@@ -278,6 +278,7 @@ def run(args: argparse.Namespace, recipe: Recipe) -> int:
             if recipe.evaluate is not None and not getattr(args, "no_final_eval", False) \
                     and (not evals or evals[-1]["step"] != step):
                 evaluate("end of run")
+                save_state(reason)  # again, so that --resume knows this grid and its best score
     print(f"stylize-train: {method} stopped at step {step} ({reason}); best weights {out} "
           f"(step {best.get('step', step)}), latest {latest if recipe.evaluate else out}, state {state_path}")
     return 0
