@@ -78,9 +78,9 @@ class VideoOptions:
         style_side: longer side of the style image for AdaIN, px.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``.
         crf: H.264 quality (lower = better, 18-28 sensible).
-        backend: Johnson's forward pass: ``"auto"`` (ONNX Runtime on the CPU when the net's
-            graph is exported, see :mod:`styletransfer.ort`; else torch), ``"torch"``, or
-            ``"onnx"`` (exported first if needed).
+        backend: Johnson's forward pass: ``"auto"`` (ONNX Runtime on the CPU when onnxruntime
+            is installed, the net's graph exported first if needed, see :mod:`styletransfer.ort`;
+            else torch), ``"torch"``, or ``"onnx"`` (an error without onnxruntime).
         threads: CPU threads (torch, or ONNX Runtime's frames at once); None: all cores.
     """
 
@@ -251,10 +251,16 @@ class _Painter:
             if style.name is None:
                 raise InvalidOptionError("the johnson method works only with a preset style")
             self.preset = style.name
-            from .ort import gpu_present, use_onnx
+            from .ort import export_johnson, gpu_present, runtime_installed, use_onnx
 
             on_cpu = options.device == "cpu" or (options.device in ("auto", "", None) and not gpu_present())
             self.onnx = use_onnx(style.name, options.backend, on_cpu=on_cpu)
+            if not self.onnx and on_cpu and options.backend == "auto" and runtime_installed():
+                try:  # a clip pays for the one-time export (~2 s) within its first seconds of frames
+                    export_johnson(style.name)
+                    self.onnx = True
+                except Exception:  # noqa: BLE001 - only the speed-up is lost; torch paints
+                    self.onnx = False
             if self.onnx:
                 return
         if method not in ("johnson", "adain"):

@@ -137,3 +137,15 @@ def test_several_frames_at_once_equal_one_at_a_time(cache):
     alone = np.concatenate([ort.johnson_frames(frames[i:i + 1], "udnie", threads=1) for i in range(5)])
     assert together.shape == (5, 3, 36, 52)
     assert float(np.abs(together - alone).max()) < 1e-5
+
+
+def test_a_video_exports_the_graph_before_its_frames(cache, tmp_path):
+    """backend auto on the CPU: a clip of a preset whose graph is not exported yet exports it
+    first, and its frames go through ONNX Runtime."""
+    from styletransfer.video import VideoOptions, stylize_video
+    from tests.clips import make_clip
+
+    assert not ort.ready("udnie")
+    clip = make_clip(tmp_path / "clip.mp4", SAMPLE, seconds=0.25, fps=12, size=(96, 64))
+    result = stylize_video(clip, tmp_path / "out.mp4", "udnie", "johnson", VideoOptions(max_side=96, device="cpu"))
+    assert ort.ready("udnie") and result.frames >= 2
