@@ -54,10 +54,15 @@ async def _first_picture(user: FakeUser, timeout: float = WAIT) -> FakeMessage:
 
 
 async def _answer(user: FakeUser, picture: FakeMessage, label: str) -> FakeMessage:
+    """Answer a picture; the next picture (or the end) comes, or, when the next pair is still
+    being painted, the bot says so and /survey is sent again until it is ready."""
     answer = await user.click(picture, label)
     assert answer.text in (texts.SURVEY_RECORDED, texts.SURVEY_SKIPPED), answer
-    return await user.wait_for(lambda m: m.message_id != picture.message_id and (m.photo or "Thank you" in m.text),
-                               timeout=30)
+    reply = await user.wait_for(lambda m: m.message_id != picture.message_id
+                                and (m.photo or "Thank you" in m.text or "being painted" in m.text), timeout=30)
+    if "being painted" in (reply.text or ""):
+        return await _first_picture(user)
+    return reply
 
 
 def _number(picture: FakeMessage) -> int:
