@@ -251,16 +251,11 @@ class _Painter:
             if style.name is None:
                 raise InvalidOptionError("the johnson method works only with a preset style")
             self.preset = style.name
-            from .ort import export_johnson, gpu_present, runtime_installed, use_onnx
+            from .ort import gpu_present, use_onnx
 
             on_cpu = options.device == "cpu" or (options.device in ("auto", "", None) and not gpu_present())
-            self.onnx = use_onnx(style.name, options.backend, on_cpu=on_cpu)
-            if not self.onnx and on_cpu and options.backend == "auto" and runtime_installed():
-                try:  # a clip pays for the one-time export (~2 s) within its first seconds of frames
-                    export_johnson(style.name)
-                    self.onnx = True
-                except Exception:  # noqa: BLE001 - only the speed-up is lost; torch paints
-                    self.onnx = False
+            # a clip pays for a missing graph's one-time export (~2 s) within its first frames
+            self.onnx = use_onnx(style.name, options.backend, on_cpu=on_cpu, export_missing=True)
             if self.onnx:
                 return
         if method not in ("johnson", "adain"):
