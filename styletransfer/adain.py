@@ -23,10 +23,11 @@ from torch import nn
 from .checkpoints import adain_decoder_path, load_checkpoint, require
 from .errors import InvalidOptionError
 from .layers import ReflectionPad2d
+from .margins import MARGIN, encoder_padding
 from .ops import adain, mean_std
 from .vgg import VGG19Features, load_vgg19
 
-__all__ = ["FEATURE_SCALE", "Decoder", "AdaINModel", "load_adain", "adain_target", "ENCODER_LAYER", "STATS_LAYERS", "decoder_width"]
+__all__ = ["FEATURE_SCALE", "Decoder", "AdaINModel", "load_adain", "adain_target", "ENCODER_LAYER", "STATS_LAYERS", "decoder_width", "pad_for_encoder"]
 
 #: Encoder output layer (the AdaIN layer works on these features).
 ENCODER_LAYER = "relu4_1"
@@ -40,8 +41,6 @@ STATS_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 #: losses divide each layer by its own.
 FEATURE_SCALE = {"relu1_1": 20.7, "relu2_1": 121.0, "relu2_2": 107.3, "relu3_1": 122.3, "relu4_1": 492.1}
 
-#: The encoder pools three times: inputs are padded to a multiple of this.
-_STRIDE = 8
 
 
 def _conv(cin: int, cout: int, relu: bool = True) -> list[nn.Module]:
@@ -128,19 +127,23 @@ def adain_target(
     return alpha * mixed + (1 - alpha) * content_feat
 
 
-def _pad_to_stride(image: torch.Tensor) -> tuple[torch.Tensor, int, int]:
-    """Pad the bottom/right to a multiple of 8, at least 16 (2x2 features for the
-    decoder's reflection padding)."""
+def pad_for_encoder(image: torch.Tensor, margin: int = MARGIN) -> tuple[torch.Tensor, tuple[slice, slice]]:
+    """Pad (N, 3, H, W) images for the encoder: a mirrored margin on every side and the
+    bottom/right up to a multiple of 8 (:func:`styletransfer.margins.encoder_padding`, which
+    says why). Returns the padded images and the ``(rows, cols)`` slices that cut the
+    picture back out of the decoded output."""
     h, w = image.shape[-2:]
-    ph, pw = max(16 - h, (-h) % _STRIDE), max(16 - w, (-w) % _STRIDE)
-    if ph or pw:
-        mode = "reflect" if h > ph and w > pw else "replicate"
-        image = F.pad(image, (0, pw, 0, ph), mode=mode)
-    return image, h, w
+    (top, bottom, left, right), mode = encoder_padding(h, w, margin)
+    if top or bottom or left or right:
+        image = F.pad(image, (left, right, top, bottom), mode=mode)
+    return image, (slice(top, top + h), slice(left, left + w))
 
 
-def _style_masks(mask: torch.Tensor | Sequence[torch.Tensor], n_styles: int, size: tuple[int, int]) -> torch.Tensor:
-    """Masks -> (K, 1, 1, h, w) per-style weights at feature resolution."""
+def _style_masks(mask: torch.Tensor | Sequence[torch.Tensor], n_styles: int, content_size: tuple[int, int],
+                 padding: tuple[int, int, int, int], size: tuple[int, int]) -> torch.Tensor:
+    """Masks -> (K, 1, 1, h, w) per-style weights at feature resolution: resized to the
+    content (H, W), padded like it (``padding`` = top, bottom, left, right; edge values
+    repeated into the margin), then averaged down to the feature map ``size``."""
     if not isinstance(mask, torch.Tensor):
         mask = torch.stack([torch.as_tensor(m).float().reshape(m.shape[-2:]) for m in mask])
     m = mask.float()
@@ -156,7 +159,9 @@ def _style_masks(mask: torch.Tensor | Sequence[torch.Tensor], n_styles: int, siz
         raise InvalidOptionError(f"got {m.shape[0]} masks for {n_styles} styles")
     if float(m.min()) < 0 or float(m.max()) > 1:
         raise InvalidOptionError("mask values must lie in [0, 1]")
-    m = F.interpolate(m.unsqueeze(1), size=size, mode="bilinear", align_corners=False)  # (K,1,h,w)
+    m = F.interpolate(m.unsqueeze(1), size=content_size, mode="bilinear", align_corners=False)  # (K,1,H,W)
+    top, bottom, left, right = padding
+    m = F.interpolate(F.pad(m, (left, right, top, bottom), mode="replicate"), size=size, mode="area")  # (K,1,h,w)
     total = m.sum(0, keepdim=True)
     m = torch.where(total > 1, m / total.clamp_min(1e-8), m)
     return m.unsqueeze(1)
@@ -235,8 +240,9 @@ class AdaINModel(nn.Module):
         """Render ``content`` in the style(s) given.
 
         Args:
-            content: (1, 3, H, W) RGB in [0, 1]; any H, W >= 1 (padded to a
-                multiple of 8 internally, output cropped back).
+            content: (1, 3, H, W) RGB in [0, 1]; any H, W >= 1 (encoded with a
+                mirrored 32 px margin, :func:`pad_for_encoder`; the output is
+                cropped back).
             styles: one or more style images, each (1, 3, Hs, Ws) in [0, 1].
             style_weights: interpolation weights, one per style, >= 0 and not
                 all zero; normalised to sum 1. Default: equal.
@@ -273,18 +279,19 @@ class AdaINModel(nn.Module):
         if len(keys) != k:
             raise InvalidOptionError(f"got {len(keys)} style keys for {k} styles")
 
-        padded, h, wid = _pad_to_stride(content.to(self.device).float())
+        padded, (rows, cols) = pad_for_encoder(content.to(self.device).float())
         f_c = self.encode(padded)
         stats = [self.style_stats(s, key) for s, key in zip(styles, keys)]
         if mask is not None:
-            m = _style_masks(mask, k, tuple(f_c.shape[-2:])).to(self.device)
+            pad = (rows.start, padded.shape[-2] - rows.stop, cols.start, padded.shape[-1] - cols.stop)
+            m = _style_masks(mask, k, tuple(content.shape[-2:]), pad, tuple(f_c.shape[-2:])).to(self.device)
             cover = m.sum(0, keepdim=True).clamp(max=1)  # fraction of each position that is styled
             m = m * w.view(k, 1, 1, 1, 1)
             weights = m / m.sum(0, keepdim=True).clamp_min(1e-8) * cover
         else:
             weights = w
         t = adain_target(f_c, stats, weights, float(alpha))
-        return self.decode(t)[..., :h, :wid]
+        return self.decode(t)[..., rows, cols]
 
 
 def decoder_from_state(state: dict, device: str | torch.device = "cpu") -> Decoder:

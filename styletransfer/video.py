@@ -313,12 +313,12 @@ class _Painter:
             if alpha < 1.0:
                 out = alpha * out + (1 - alpha) * x.float()
             return out.contiguous()
-        from .adain import _pad_to_stride, adain_target
+        from .adain import adain_target, pad_for_encoder
 
-        padded, h, w = _pad_to_stride(x.float())
+        padded, (rows, cols) = pad_for_encoder(x.float())
         f = self.model.encode(padded)
         t = adain_target(f, [self.stats], torch.ones(1, device=self.device), alpha)
-        return self.model.decode(t)[..., :h, :w].contiguous()
+        return self.model.decode(t)[..., rows, cols].contiguous()
 
 
 def _to_rgb(frame: np.ndarray) -> np.ndarray:

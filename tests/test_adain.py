@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from styletransfer.adain import AdaINModel, Decoder, adain_target, load_adain
+from styletransfer.adain import AdaINModel, Decoder, adain_target, load_adain, pad_for_encoder
+from styletransfer.margins import MARGIN, STRIDE, encoder_padding
 from styletransfer.checkpoints import save_checkpoint
 from styletransfer.errors import CheckpointMissingError, InvalidOptionError
 from styletransfer.ops import mean_std
@@ -60,7 +61,7 @@ def test_model_feeds_decoder_the_style_statistics_at_relu4_1(model):
     mu_s, sd_s = mean_std(model.encoder.encode(style, "relu4_1"))
     torch.testing.assert_close(mu_t, mu_s, atol=1e-2, rtol=1e-3)
     # a channel that is constant in the content cannot take on the style's spread
-    live = mean_std(model.encode(content))[1] > 0.1
+    live = mean_std(model.encode(pad_for_encoder(content)[0]))[1] > 0.1
     assert live.float().mean() > 0.5
     torch.testing.assert_close(sd_t[live], sd_s[live], atol=1e-2, rtol=1e-3)
 
@@ -69,8 +70,9 @@ def test_alpha_zero_decodes_content_features_unchanged(model):
     content = _img(2)
     with _Capture(model) as cap:
         out = model.stylize(content, [_img(3)], alpha=0.0)
-    torch.testing.assert_close(cap.inputs[0], model.encode(content))
-    torch.testing.assert_close(out, model.decode(model.encode(content)))
+    padded, (rows, cols) = pad_for_encoder(content)
+    torch.testing.assert_close(cap.inputs[0], model.encode(padded))
+    torch.testing.assert_close(out, model.decode(model.encode(padded))[..., rows, cols])
 
 
 def test_alpha_interpolates_features_linearly(model):
@@ -143,3 +145,23 @@ def test_load_adain_missing_names_path(tmp_path):
     path = tmp_path / "nope.safetensors"
     with pytest.raises(CheckpointMissingError, match="nope.safetensors.*stylize-train"):
         load_adain("cpu", path)
+
+
+@pytest.mark.parametrize("h, w", [(48, 64), (1, 1), (16, 250), (37, 41), (767, 1024)])
+def test_encoder_padding_adds_a_mirrored_margin_and_is_cut_back(h, w):
+    (top, bottom, left, right), mode = encoder_padding(h, w)
+    assert top == left == MARGIN and bottom >= MARGIN and right >= MARGIN
+    assert (h + top + bottom) % STRIDE == 0 and (w + left + right) % STRIDE == 0
+    assert bottom - MARGIN < STRIDE + 16 and right - MARGIN < STRIDE + 16
+    assert mode == ("reflect" if min(h, w) > max(bottom, right) else "replicate")
+    image = torch.rand(1, 3, h, w)
+    padded, (rows, cols) = pad_for_encoder(image)
+    assert padded.shape[-2:] == (h + top + bottom, w + left + right)
+    torch.testing.assert_close(padded[..., rows, cols], image)
+    if mode == "reflect":  # the mirror image, without repeating the edge row
+        torch.testing.assert_close(padded[..., top - 1, left:left + w], image[..., 1, :])
+
+
+def test_output_keeps_the_content_size_for_odd_and_tiny_pictures(model):
+    for h, w in ((16, 16), (21, 35), (50, 17)):
+        assert model.stylize(_img(20, 64, 64)[..., :h, :w], [_img(21)]).shape[-2:] == (h, w)

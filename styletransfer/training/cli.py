@@ -32,7 +32,7 @@ from typing import Sequence
 
 import torch
 
-from ..adain import FEATURE_SCALE, Decoder, _pad_to_stride, decoder_width
+from ..adain import FEATURE_SCALE, Decoder, decoder_width, pad_for_encoder
 from ..checkpoints import adain_decoder_path, johnson_path
 from ..johnson import TransformerNet, drop_residual_blocks, net_blocks, net_width
 from ..ops import adain, mean_std
@@ -197,12 +197,12 @@ def _adain(args, device: torch.device) -> Recipe:
     amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16)
 
     def render(content: torch.Tensor, style: torch.Tensor, name: str) -> torch.Tensor:
-        padded, h, w = _pad_to_stride(content.to(device))
+        padded, (rows, cols) = pad_for_encoder(content.to(device))
         with torch.inference_mode(), amp:
             f = encoder.encode(padded.contiguous(memory_format=torch.channels_last), "relu4_1").float()
             mu, sd = mean_std(encoder.encode(style.to(device).contiguous(memory_format=torch.channels_last), "relu4_1").float())
             out = decoder(adain(f, mu, sd).contiguous(memory_format=torch.channels_last))
-        return out.float()[..., :h, :w].cpu()
+        return out.float()[..., rows, cols].cpu()
 
     def evaluate() -> dict:
         scores = grid.score(render)
