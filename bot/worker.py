@@ -115,25 +115,35 @@ def _exit_with_parent(parent_pid: int, interval_s: float = 1.0) -> None:
 
 
 def export_onnx_after(spec: JobSpec, outcome: object) -> None:
-    """After a Johnson job painted on the CPU: export its net for ONNX Runtime once (a few
-    seconds, between jobs), so the next jobs of that preset run faster
-    (:mod:`styletransfer.ort`; photos and videos pick the graph up by themselves)."""
-    if spec.method != "johnson" or not isinstance(outcome, Done) or spec.device not in ("auto", "cpu"):
+    """After a Johnson or AdaIN job painted on the CPU: export its net(s) for ONNX Runtime
+    once (a few seconds for a Johnson net, ~10 s for AdaIN's 8-bit encoder and decoder,
+    between jobs), so the next jobs run faster (:mod:`styletransfer.ort`,
+    :mod:`styletransfer.ort_adain`; photos and videos pick the graphs up by themselves)."""
+    if spec.method not in ("johnson", "adain") or not isinstance(outcome, Done) or spec.device not in ("auto", "cpu"):
         return
+    what = "the AdaIN graphs" if spec.method == "adain" else f"the {spec.style} net"
     try:
         from styletransfer.engine import resolve_device
         from styletransfer.ort import export_johnson, ready, runtime_installed
         from styletransfer.presets import is_preset
 
-        if not is_preset(spec.style) or not runtime_installed() or resolve_device(spec.device).type != "cpu":
+        if not runtime_installed() or resolve_device(spec.device).type != "cpu":
             return
+        if spec.method == "adain":
+            from styletransfer import ort_adain
 
-        if not ready(spec.style):
-            started = time.perf_counter()
-            export_johnson(spec.style)
-            log.info("exported the %s net for ONNX Runtime in %.1f s", spec.style, time.perf_counter() - started)
+            if ort_adain.ready():
+                return
+            export = ort_adain.export_adain
+        else:
+            if not is_preset(spec.style) or ready(spec.style):
+                return
+            export = lambda: export_johnson(spec.style)  # noqa: E731
+        started = time.perf_counter()
+        export()
+        log.info("exported %s for ONNX Runtime in %.1f s", what, time.perf_counter() - started)
     except Exception:  # noqa: BLE001 - only a speed-up is lost
-        log.warning("ONNX export of %s failed:\n%s", spec.style, traceback.format_exc())
+        log.warning("ONNX export of %s failed:\n%s", what, traceback.format_exc())
 
 
 def warm_up(device: str = "auto") -> float:

@@ -97,9 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="random seed for reproducible results")
     p.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (torch or ONNX Runtime)")
     p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
-                   help="johnson on a photo: onnx paints with ONNX Runtime without importing torch (the net is "
-                   "exported once per checkpoint into ~/.cache/stylebot/onnx); auto (default): onnx when the "
-                   "export exists and no GPU is in use, else torch (and the export is made after the run)")
+                   help="johnson or adain on a photo: onnx paints with ONNX Runtime without importing torch (the "
+                   "nets are exported once per checkpoint into ~/.cache/stylebot/onnx; adain's VGG encoder in "
+                   "8 bits); auto (default): onnx when the export exists and no GPU is in use, else torch (and "
+                   "the export is made after the run); adain with --preserve-color always runs in torch")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("--version", action="version", version=f"{PROG} (stylebot) {_version()}")
     return p
@@ -196,6 +197,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.method == "johnson" and _use_onnx(args, styles[0].name):
         return _run_onnx(args, content_img, styles[0].name, options, fmt)
+    if args.method == "adain" and _use_onnx_adain(args, options):
+        return _run_onnx_adain(args, content_img, styles, options, fmt)
 
     if args.threads:
         import torch
@@ -226,30 +229,58 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     _save(image, args, fmt, args.method, time.perf_counter() - start)
-    if args.method == "johnson" and args.backend == "auto":
-        _export_quietly(styles[0].name, args.quiet)
+    if args.method in ("johnson", "adain") and args.backend == "auto" and _on_cpu(args):
+        _export_quietly(args.method, styles[0].name, args.quiet)
     return 0
 
 
 def _use_onnx(args: argparse.Namespace, preset: str) -> bool:
     """ONNX Runtime for this Johnson photo (no torch import): see :func:`styletransfer.ort.use_onnx`."""
-    from .ort import gpu_present, use_onnx
+    from .ort import use_onnx
 
-    return use_onnx(preset, args.backend, on_cpu=args.device == "cpu" or (args.device == "auto" and not gpu_present()))
+    return use_onnx(preset, args.backend, on_cpu=_on_cpu(args))
 
 
-def _run_onnx(args: argparse.Namespace, content_img, preset: str, options, fmt: str) -> int:
+def _on_cpu(args: argparse.Namespace) -> bool:
+    from .ort import gpu_present
+
+    return args.device == "cpu" or (args.device == "auto" and not gpu_present())
+
+
+def _use_onnx_adain(args: argparse.Namespace, options) -> bool:
+    """ONNX Runtime for this AdaIN photo: see :func:`styletransfer.ort_adain.use_onnx`."""
+    from .ort_adain import use_onnx
+
+    return use_onnx(args.backend, on_cpu=_on_cpu(args), preserve_color=options.preserve_color)
+
+
+def _fit_content(content_img, options):
     from .images import fit_max_side
-    from .ort import stylize_johnson_ort
 
-    start = time.perf_counter()
     image = fit_max_side(content_img, options.max_side)
     if min(image.size) < 16:
         raise StyleTransferError(f"the content becomes {image.size[0]}×{image.size[1]} px at --size "
                                  f"{options.max_side}; it is too thin (each side needs at least 16 px)")
-    image = stylize_johnson_ort(image, preset, alpha=options.alpha, preserve_color=options.preserve_color,
-                                threads=args.threads)
+    return image
+
+
+def _run_onnx(args: argparse.Namespace, content_img, preset: str, options, fmt: str) -> int:
+    from .ort import stylize_johnson_ort
+
+    start = time.perf_counter()
+    image = stylize_johnson_ort(_fit_content(content_img, options), preset, alpha=options.alpha,
+                                preserve_color=options.preserve_color, threads=args.threads)
     _save(image, args, fmt, "johnson, onnxruntime", time.perf_counter() - start)
+    return 0
+
+
+def _run_onnx_adain(args: argparse.Namespace, content_img, styles, options, fmt: str) -> int:
+    from .ort_adain import prepare_styles, stylize_adain_ort
+
+    start = time.perf_counter()
+    image = stylize_adain_ort(_fit_content(content_img, options), prepare_styles(styles, options.style_side),
+                              alpha=options.alpha, threads=args.threads)
+    _save(image, args, fmt, "adain, onnxruntime", time.perf_counter() - start)
     return 0
 
 
@@ -264,22 +295,31 @@ def _save(image, args: argparse.Namespace, fmt: str, what: str, elapsed: float) 
         print(f"wrote {args.output} ({image.width}×{image.height}, {what}, {elapsed:.1f} s)")
 
 
-def _export_quietly(preset: str, quiet: bool) -> None:
-    """After a torch Johnson run: export the net for ONNX Runtime once, so the next runs
-    skip importing torch. A failure only costs the speed-up."""
+def _export_quietly(method: str, preset: str | None, quiet: bool) -> None:
+    """After a torch Johnson or AdaIN run on the CPU: export the net(s) for ONNX Runtime
+    once, so the next runs skip importing torch. A failure only costs the speed-up."""
     from .ort import export_johnson, ready, runtime_installed
 
-    if not runtime_installed() or ready(preset):
+    if not runtime_installed():
         return
+    if method == "adain":
+        from .ort_adain import export_adain
+        from .ort_adain import ready as adain_ready
+
+        if adain_ready():
+            return
+        what, export = "the AdaIN encoder and decoder", export_adain
+    else:
+        if ready(preset):
+            return
+        what, export = f"the {preset} net", lambda: export_johnson(preset)
+    if not quiet:
+        print(f"exporting {what} for ONNX Runtime (once; the next runs start faster) ...", file=sys.stderr)
     try:
-        path = export_johnson(preset)
+        export()
     except Exception as exc:  # noqa: BLE001 - optional speed-up
         if not quiet:
-            print(f"note: could not export the {preset} net for ONNX Runtime ({exc}); torch stays in use",
-                  file=sys.stderr)
-        return
-    if not quiet:
-        print(f"exported the {preset} net for ONNX Runtime ({path}); the next runs start faster", file=sys.stderr)
+            print(f"note: could not export {what} for ONNX Runtime ({exc}); torch stays in use", file=sys.stderr)
 
 
 def run_video(args: argparse.Namespace, content: Path) -> int:

@@ -164,8 +164,17 @@ def stylize(
         torch.manual_seed(options.seed)
     _check_cancel(cancel)
 
-    content_t = image_to_tensor(content_img, device)
     alpha = float(options.alpha)
+    if method == "adain" and device.type == "cpu":
+        from .ort_adain import prepare_styles, stylize_adain_ort, use_onnx
+
+        if use_onnx(options.backend, on_cpu=True, preserve_color=options.preserve_color):  # no torch needed
+            _report(progress, 0, 1, stage="render")
+            result = stylize_adain_ort(content_img, prepare_styles(styles, options.style_side), alpha=alpha,
+                                       threads=torch.get_num_threads())
+            _report(progress, 1, 1, stage="done")
+            return result
+    content_t = image_to_tensor(content_img, device)
     if method == "johnson":
         out = _run_johnson(content_t, styles[0].name, alpha, options, device, progress)
     elif method == "adain":

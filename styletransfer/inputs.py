@@ -68,9 +68,10 @@ class StyleOptions:
             :func:`styletransfer.gatys.stylize_gatys` (``style_weight``,
             ``tv_weight``, ``optimizer``, ``scales``, ``init`` …).
         max_pixels: refuse inputs larger than this (pixels, checked before decoding).
-        backend: Johnson's forward pass: ``"auto"`` (ONNX Runtime on the CPU when the
-            net's graph is exported, see :mod:`styletransfer.ort`, else torch),
-            ``"torch"`` or ``"onnx"`` (exported first if needed).
+        backend: Johnson's and AdaIN's forward pass: ``"auto"`` (ONNX Runtime on
+            the CPU when the graphs are exported, see :mod:`styletransfer.ort` and
+            :mod:`styletransfer.ort_adain`, else torch), ``"torch"`` or ``"onnx"``
+            (exported first if needed). AdaIN with ``preserve_color`` runs in torch.
     """
 
     alpha: float = 1.0

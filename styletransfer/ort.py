@@ -32,7 +32,8 @@ from .checkpoints import card_path, johnson_path
 from .errors import StyleTransferError
 
 __all__ = ["cache_dir", "onnx_path", "gpu_present", "runtime_installed", "finish", "ready", "use_onnx", "export_johnson",
-           "stylize_johnson_ort", "johnson_frames", "OnnxUnavailable"]
+           "stylize_johnson_ort", "johnson_frames", "OnnxUnavailable", "session",
+           "export_checked"]
 
 _STRIDE = 4
 #: in the file name: bumped when the exported graph changes (v2: a dynamic batch axis;
@@ -146,30 +147,51 @@ def export_johnson(preset: str, check_side: int = 256) -> Path:
 
     core = Core(net.net).eval()
     example = torch.rand(1, 3, check_side, check_side + _STRIDE * 4, generator=torch.Generator().manual_seed(0))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.part")
+    max_abs = export_checked(core, example, path, "image", "stylized", {"preset": preset, "weights": weights.name})
+    if max_abs > 1e-3:
+        raise RuntimeError(f"the ONNX graph of {preset} differs from torch by {max_abs:.2e}")
+    return path
+
+
+def export_checked(module, example, path: Path, input_name: str, output_name: str, meta: dict,
+                   transform=None, tolerance: float = 1e-3) -> float:
+    """Export ``module`` (torch, fp32, eval mode) to ``path`` as opset 17 with dynamic batch,
+    height and width, run the graph in ONNX Runtime on ``example`` and compare with torch.
+    ``transform(tmp_path) -> new_path`` may rewrite the exported file first (e.g. quantise it).
+    The file is written under a temporary name and moved into place only when the largest
+    absolute difference is at most ``tolerance``; a JSON beside it records ``meta``, the
+    opset, torch's version and the difference. Returns the difference.
+    """
     import warnings
 
+    import onnxruntime as ort
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.part")
+    axes = {0: "batch", 2: "height", 3: "width"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(core, (example,), str(tmp), input_names=["image"], output_names=["stylized"],
-                          dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
-                                        "stylized": {0: "batch", 2: "height", 3: "width"}},
-                          opset_version=17, dynamo=False)
-    import onnxruntime as ort
-
-    with torch.inference_mode():
-        expected = core(example).numpy()
-    got = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"]).run(None, {"image": example.numpy()})[0]
-    max_abs = float(np.abs(got - expected).max())
-    if max_abs > 1e-3:
-        tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"the ONNX graph of {preset} differs from torch by {max_abs:.2e}")
-    tmp.replace(path)
-    path.with_suffix(".json").write_text(json.dumps({
-        "preset": preset, "weights": weights.name, "opset": 17, "torch": torch.__version__,
-        "max_abs_diff_vs_torch": max_abs, "check_input": list(example.shape)}, indent=1))
-    return path
+        torch.onnx.export(module, (example,), str(tmp), input_names=[input_name], output_names=[output_name],
+                          dynamic_axes={input_name: axes, output_name: axes}, opset_version=17, dynamo=False)
+    final = tmp
+    try:
+        if transform is not None:
+            final = transform(tmp)
+        with torch.inference_mode():
+            expected = module(example).numpy()
+        got = ort.InferenceSession(str(final), providers=["CPUExecutionProvider"]).run(
+            None, {input_name: example.numpy()})[0]
+        max_abs = float(np.abs(got - expected).max())
+        if max_abs <= tolerance:
+            final.replace(path)
+            path.with_suffix(".json").write_text(json.dumps({
+                **meta, "opset": 17, "torch": torch.__version__, "max_abs_diff_vs_torch": max_abs,
+                "check_input": list(example.shape)}, indent=1))
+        return max_abs
+    finally:
+        for leftover in {tmp, final}:
+            leftover.unlink(missing_ok=True)
 
 
 def _space_to_depth():
@@ -338,7 +360,13 @@ def _standard_layers(module, nn, layers) -> None:
 _SESSIONS: dict[tuple[str, int], object] = {}
 
 
-def _session(path: Path, threads: int | None):
+def session(path: Path, threads: int | None):
+    """A cached ONNX Runtime CPU session of the graph at ``path`` on ``threads`` intra-op
+    threads (None: all cores).
+
+    Raises:
+        ImportError: onnxruntime is not installed.
+    """
     key = (str(path), threads or 0)
     if key not in _SESSIONS:
         import onnxruntime as ort
@@ -425,15 +453,15 @@ def johnson_frames(frames: np.ndarray, preset: str, threads: int | None = None) 
         raise OnnxUnavailable(f"no ONNX graph of the {preset} net in {cache_dir()}")
     workers = min(len(frames), threads or _cores())
     try:
-        session = _session(path, threads if workers <= 1 else 1)
+        sess = session(path, threads if workers <= 1 else 1)
     except ImportError as exc:
         raise OnnxUnavailable(f"onnxruntime is not installed ({exc})") from exc
     if workers <= 1:
-        return _forward(session, frames)
+        return _forward(sess, frames)
     from concurrent.futures import ThreadPoolExecutor
 
     pool = _POOL.get(workers)
     if pool is None:
         pool = _POOL[workers] = ThreadPoolExecutor(workers, thread_name_prefix="ort-frames")
-    parts = pool.map(lambda i: _forward(session, frames[i:i + 1]), range(len(frames)))
+    parts = pool.map(lambda i: _forward(sess, frames[i:i + 1]), range(len(frames)))
     return np.concatenate(list(parts))

@@ -1,0 +1,164 @@
+"""The ONNX Runtime backend of AdaIN (``styletransfer.ort_adain``): the export (8-bit encoder
+within its tolerance, decoder exact), paintings within 2/255 mean absolute difference of the
+torch engine (alpha and blends included), preset statistics kept on disk, ``stylize`` using
+it without importing torch, colour preservation staying in torch, and a retrained decoder
+getting a new graph while the encoder is kept."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from styletransfer import ort_adain
+from styletransfer.images import fit_max_side, open_image
+from styletransfer.ort import OnnxUnavailable
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "styletransfer" / "samples" / "tubingen.jpg"
+WIP = REPO / "checkpoints" / "adain" / "decoder-wip.safetensors"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A checkpoint root with the work-in-progress decoder as ``adain/decoder``, and its graphs
+    exported once for the module (~10 s)."""
+    if not WIP.is_file():
+        pytest.skip("no AdaIN decoder in checkpoints/adain")
+    root = tmp_path_factory.mktemp("ck")
+    (root / "adain").mkdir()
+    shutil.copy(WIP, root / "adain" / "decoder.safetensors")
+    card = json.loads(WIP.with_suffix(".json").read_text())
+    card["file"] = "decoder.safetensors"
+    (root / "adain" / "decoder.json").write_text(json.dumps(card))
+    os.symlink(REPO / "checkpoints" / "johnson", root / "johnson")
+    cache = tmp_path_factory.mktemp("onnx")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("STYLETRANSFER_CHECKPOINTS", str(root))
+    mp.setenv("STYLETRANSFER_ONNX_CACHE", str(cache))
+    assert not ort_adain.ready()
+    enc, style_enc, dec = ort_adain.export_adain()
+    yield {"root": root, "cache": cache, "encoder": enc, "style_encoder": style_enc, "decoder": dec}
+    mp.undo()
+
+
+@pytest.fixture
+def env(exported, monkeypatch):
+    monkeypatch.setenv("STYLETRANSFER_CHECKPOINTS", str(exported["root"]))
+    monkeypatch.setenv("STYLETRANSFER_ONNX_CACHE", str(exported["cache"]))
+    return exported
+
+
+def _mad(a: Image.Image, b: Image.Image) -> float:
+    return float(np.abs(np.asarray(a, dtype=np.float32) - np.asarray(b, dtype=np.float32)).mean())
+
+
+def test_export_writes_an_8_bit_content_encoder_and_exact_style_encoder_and_decoder(env):
+    import onnx
+
+    assert ort_adain.ready()
+    assert {env["encoder"].parent, env["style_encoder"].parent, env["decoder"].parent} == {env["cache"]}
+    enc = json.loads(env["encoder"].with_suffix(".json").read_text())
+    assert enc["int8"] is True and 0 < enc["error_vs_torch"] <= ort_adain.INT8_TOLERANCE
+    ops = {n.op_type for n in onnx.load(str(env["encoder"])).graph.node}
+    assert "QLinearConv" in ops and "Conv" in ops  # the first convolution stays fp32
+    for graph, limit in (("style_encoder", 0.1), ("decoder", 1e-4)):  # relu4_1 runs to ~3000; pictures to 1
+        info = json.loads(env[graph].with_suffix(".json").read_text())
+        assert info["int8"] is False and info["max_abs_diff_vs_torch"] < limit, (graph, info)
+        assert "QLinearConv" not in {n.op_type for n in onnx.load(str(env[graph])).graph.node}
+
+
+def test_an_8_bit_encoder_that_misses_its_bar_is_exported_in_fp32(env, monkeypatch, tmp_path):
+    import onnx
+
+    monkeypatch.setenv("STYLETRANSFER_ONNX_CACHE", str(tmp_path / "onnx"))
+    monkeypatch.setattr(ort_adain, "INT8_TOLERANCE", 0.0)  # no 8-bit encoder can meet this
+    enc, _style_enc, _dec = ort_adain.export_adain()
+    info = json.loads(enc.with_suffix(".json").read_text())
+    assert info["int8"] is False
+    assert "QLinearConv" not in {n.op_type for n in onnx.load(str(enc)).graph.node}
+
+
+def test_paintings_match_the_torch_engine(env):
+    from styletransfer.engine import StyleOptions, stylize
+    from styletransfer.inputs import resolve_styles
+
+    photo = fit_max_side(open_image(SAMPLE), 256)  # 256 x 192
+    cases = [([("udnie", 1.0)], 1.0), ([("udnie", 1.0)], 0.5), ([("great_wave", 2.0), ("the_scream", 1.0)], 1.0)]
+    for spec, alpha in cases:
+        styles = resolve_styles(spec)
+        prepared = [(fit_max_side(s.image, 512), s.weight, f"{s.key}@512") for s in styles]
+        ours = ort_adain.stylize_adain_ort(photo, prepared, alpha=alpha, threads=1)
+        ref = stylize(photo, spec, "adain", StyleOptions(alpha=alpha, max_side=256, device="cpu", backend="torch"))
+        assert ours.size == ref.size == photo.size
+        assert _mad(ours, ref) <= 2.0, (spec, alpha, _mad(ours, ref))
+    # different styles give different pictures
+    a = ort_adain.stylize_adain_ort(photo, [(fit_max_side(resolve_styles(["mondrian"])[0].image, 512), 1, None)])
+    b = ort_adain.stylize_adain_ort(photo, [(fit_max_side(resolve_styles(["starry_night"])[0].image, 512), 1, None)])
+    assert _mad(a, b) > 20
+
+
+def test_preset_statistics_are_kept_on_disk(env):
+    from styletransfer.inputs import resolve_styles
+
+    style = fit_max_side(resolve_styles(["woman_with_hat"])[0].image, 512)
+    mean, std = ort_adain.style_stats(style, "preset:woman_with_hat@512", threads=1)
+    assert mean.shape == std.shape == (1, 512, 1, 1) and (std > 0).all()
+    files = list((env["cache"] / "adain-stats").glob("*woman_with_hat@512.npy"))
+    assert len(files) == 1
+    ort_adain._STATS.clear()  # a new process: read back from disk, same numbers
+    again = ort_adain.style_stats(Image.new("RGB", (64, 64)), "preset:woman_with_hat@512")
+    np.testing.assert_allclose(again[0], mean)
+    np.testing.assert_allclose(again[1], std)
+    # no key: nothing cached, a plain image has other statistics
+    other = ort_adain.style_stats(Image.new("RGB", (64, 64), (200, 30, 30)))
+    assert not np.allclose(other[0], mean)
+
+
+def test_stylize_paints_adain_without_torch(env, tmp_path):
+    probe = ("import sys; from styletransfer.cli import main; "
+             f"code = main([{str(SAMPLE)!r}, '-s', 'udnie:0.7', '-s', {str(SAMPLE)!r} + ':0.3', "
+             f"'-m', 'adain', '--size', '160', '--alpha', '0.8', '-o', {str(tmp_path / 'a.png')!r}]); "
+             "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH'); sys.exit(code)")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=dict(os.environ),
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "adain, onnxruntime" in run.stdout and "NO-TORCH" in run.stdout, run.stdout
+    assert max(Image.open(tmp_path / "a.png").size) == 160
+
+
+def test_colour_preservation_stays_in_torch(env):
+    assert ort_adain.use_onnx("auto", on_cpu=True)
+    assert not ort_adain.use_onnx("auto", on_cpu=True, preserve_color=True)
+    assert not ort_adain.use_onnx("auto", on_cpu=False)
+    assert not ort_adain.use_onnx("torch", on_cpu=True)
+    with pytest.raises(OnnxUnavailable):
+        ort_adain.use_onnx("onnx", on_cpu=True, preserve_color=True)
+
+
+def test_bad_weights_are_refused(env):
+    img = Image.new("RGB", (32, 32))
+    for styles in ([], [(img, 0.0, None)], [(img, -1.0, None), (img, 2.0, None)]):
+        with pytest.raises(ValueError):
+            ort_adain.stylize_adain_ort(img, styles)
+
+
+def test_a_retrained_decoder_gets_a_new_graph_and_keeps_the_encoder(env, monkeypatch, tmp_path):
+    root = tmp_path / "ck"
+    shutil.copytree(env["root"] / "adain", root / "adain")
+    card = json.loads((root / "adain" / "decoder.json").read_text())
+    card["sha256"] = "e" * 64
+    (root / "adain" / "decoder.json").write_text(json.dumps(card))
+    monkeypatch.setenv("STYLETRANSFER_CHECKPOINTS", str(root))
+    assert ort_adain.decoder_path() != env["decoder"] and ort_adain.encoder_path() == env["encoder"]
+    assert ort_adain.style_encoder_path() == env["style_encoder"]
+    assert not ort_adain.ready()
+    with pytest.raises(OnnxUnavailable):
+        ort_adain.stylize_adain_ort(Image.new("RGB", (32, 32)), [(Image.new("RGB", (32, 32)), 1.0, None)])
