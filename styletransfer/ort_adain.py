@@ -45,7 +45,7 @@ from .margins import encoder_padding
 from .ort import OnnxUnavailable, cache_dir, export_checked, runtime_installed, session
 
 __all__ = ["encoder_path", "style_encoder_path", "decoder_path", "ready", "use_onnx", "export_adain",
-           "style_stats", "stylize_adain_ort", "prepare_styles", "INT8_TOLERANCE"]
+           "style_stats", "stylize_adain_ort", "adain_frames", "prepare_styles", "INT8_TOLERANCE"]
 
 #: in the file names; bumped when a graph changes
 _GRAPH_VERSION = "v1"
@@ -97,10 +97,12 @@ def ready() -> bool:
             and runtime_installed())
 
 
-def use_onnx(backend: str, on_cpu: bool, preserve_color: bool = False) -> bool:
-    """Whether an AdaIN photo runs in ONNX Runtime: ``"onnx"`` forces it (exporting first if
-    needed), ``"auto"`` takes it on the CPU once the graphs are exported, ``"torch"`` never.
-    Colour preservation (the style recoloured per content) stays in torch.
+def use_onnx(backend: str, on_cpu: bool, preserve_color: bool = False, export_missing: bool = False) -> bool:
+    """Whether an AdaIN photo or clip runs in ONNX Runtime: ``"onnx"`` forces it (exporting
+    first if needed), ``"auto"`` takes it on the CPU once the graphs are exported (or, with
+    ``export_missing``, exports them first, ~10 s, where onnxruntime is installed; a failed
+    export only means torch), ``"torch"`` never. Colour preservation (the style recoloured
+    per content) stays in torch.
 
     Raises:
         OnnxUnavailable: ``"onnx"`` without onnxruntime, or with ``preserve_color``.
@@ -115,7 +117,17 @@ def use_onnx(backend: str, on_cpu: bool, preserve_color: bool = False) -> bool:
         if not ready():
             export_adain()
         return True
-    return on_cpu and not preserve_color and ready()
+    if not on_cpu or preserve_color:
+        return False
+    if ready():
+        return True
+    if export_missing and runtime_installed():
+        try:
+            export_adain()
+            return True
+        except Exception:  # noqa: BLE001 - only the speed-up is lost; torch paints
+            return False
+    return False
 
 
 def _calibration_images(side: int = 256) -> list[np.ndarray]:
@@ -352,20 +364,34 @@ def stylize_adain_ort(content: Image.Image, styles: Sequence[tuple[Image.Image, 
     weights = np.array([float(w) for _img, w, _key in styles], dtype=np.float64)
     if not len(weights) or (weights < 0).any() or weights.sum() <= 0:
         raise ValueError("give at least one style and weights >= 0, not all zero")
-    weights /= weights.sum()
+    stats = [style_stats(img, key, threads) for img, _w, key in styles]
+    out = adain_frames(_to_array(content), stats, weights, alpha, threads)[0]
+    return Image.fromarray(np.rint(out.transpose(1, 2, 0) * 255.0).astype(np.uint8), "RGB")
+
+
+def adain_frames(frames: np.ndarray, stats: Sequence[tuple[np.ndarray, np.ndarray]], weights: Sequence[float],
+                 alpha: float = 1.0, threads: int | None = None) -> np.ndarray:
+    """AdaIN forward of a batch: frames (N, 3, H, W) float32 in [0, 1] (each side >= 16 px)
+    -> (N, 3, H, W) float32 in [0, 1]. ``stats``: one style's relu4_1 ``(mean, std)`` per
+    weight (:func:`style_stats`); ``weights`` >= 0, not all 0, normalised to sum 1. Each
+    frame takes its own content statistics (the video path's forward pass).
+
+    Raises:
+        OnnxUnavailable: the graphs are not exported or onnxruntime is missing.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    w = w / w.sum()
     enc, dec = _session(encoder_path(), threads), _session(decoder_path(), threads)
-    x = _to_array(content)
-    h, w = x.shape[-2:]
-    (top, bottom, left, right), mode = encoder_padding(h, w)
-    x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), mode="reflect" if mode == "reflect" else "edge")
-    f_c = enc.run(None, {"image": x})[0]
+    h, wid = frames.shape[-2:]
+    (top, bottom, left, right), mode = encoder_padding(h, wid)
+    x = np.pad(frames, ((0, 0), (0, 0), (top, bottom), (left, right)), mode="reflect" if mode == "reflect" else "edge")
+    f_c = enc.run(None, {"image": np.ascontiguousarray(x, dtype=np.float32)})[0]
     mu_c, sd_c = _mean_std(f_c)
     # alpha * sum_k w_k (sd_k (f - mu_c) / sd_c + mu_k) + (1 - alpha) f, as one scale and shift per channel
     scale, shift = np.full_like(mu_c, 1.0 - alpha), np.zeros_like(mu_c)
-    for (img, _w, key), wk in zip(styles, weights):
-        mu_s, sd_s = style_stats(img, key, threads)
+    for (mu_s, sd_s), wk in zip(stats, w):
         scale += alpha * wk * sd_s / sd_c
         shift += alpha * wk * (mu_s - sd_s * mu_c / sd_c)
     target = f_c * scale.astype(np.float32) + shift.astype(np.float32)
-    out = dec.run(None, {"target": target})[0][0, :, top:top + h, left:left + w]
-    return Image.fromarray(np.rint(np.clip(out, 0.0, 1.0).transpose(1, 2, 0) * 255.0).astype(np.uint8), "RGB")
+    out = dec.run(None, {"target": target})[0][:, :, top:top + h, left:left + wid]
+    return np.clip(out, 0.0, 1.0)

@@ -162,3 +162,26 @@ def test_a_retrained_decoder_gets_a_new_graph_and_keeps_the_encoder(env, monkeyp
     assert not ort_adain.ready()
     with pytest.raises(OnnxUnavailable):
         ort_adain.stylize_adain_ort(Image.new("RGB", (32, 32)), [(Image.new("RGB", (32, 32)), 1.0, None)])
+
+
+def test_video_frames_through_onnx_match_torch(env, tmp_path):
+    """The video painter's AdaIN forward in ONNX Runtime against torch on the same frames
+    (before H.264), then a whole clip through the ONNX path."""
+    from styletransfer.inputs import resolve_styles
+    from styletransfer.video import VideoOptions, _Painter, stylize_video
+    from tests.clips import make_clip, read_frames
+
+    style = resolve_styles([("starry_night", 1.0)])[0]
+    frames = np.stack([np.asarray(fit_max_side(open_image(SAMPLE), 200).crop((i, 0, i + 160, 96)))
+                       for i in range(0, 24, 8)])
+    x = frames.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+    out = {}
+    for backend in ("torch", "onnx"):
+        painter = _Painter("adain", style, VideoOptions(device="cpu", backend=backend, alpha=0.9), x[:1])
+        assert painter.onnx == (backend == "onnx")
+        out[backend] = painter(x) * 255.0
+    assert out["onnx"].shape == out["torch"].shape == (3, 3, 96, 160)
+    assert float(np.abs(out["onnx"] - out["torch"]).mean()) <= 2.0
+    clip = make_clip(tmp_path / "clip.mp4", SAMPLE, seconds=0.5, fps=12, size=(160, 96))
+    result = stylize_video(clip, tmp_path / "onnx.mp4", style, "adain", VideoOptions(max_side=160, device="cpu"))
+    assert result.frames == len(read_frames(tmp_path / "onnx.mp4")) >= 5
