@@ -32,6 +32,7 @@ version, so a retrained decoder is exported again and the encoders are kept.
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import re
 from pathlib import Path
@@ -325,7 +326,7 @@ def style_stats(image: Image.Image, key: str | None = None, threads: int | None 
         _STATS[(stem, key)] = stats
         try:
             file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = file.with_suffix(".part.npy")
+            tmp = file.with_suffix(f".{os.getpid()}.part.npy")
             np.save(tmp, np.concatenate(stats))
             tmp.replace(file)
         except OSError:
