@@ -43,7 +43,7 @@ from PIL import Image
 
 from .checkpoints import adain_decoder_path, card_path
 from .margins import encoder_padding
-from .ort import OnnxUnavailable, cache_dir, export_checked, runtime_installed, session
+from .ort import OnnxUnavailable, cache_dir, export_checked, per_core, runtime_installed, session
 
 __all__ = ["encoder_path", "style_encoder_path", "decoder_path", "ready", "use_onnx", "export_adain",
            "style_stats", "stylize_adain_ort", "adain_frames", "prepare_styles", "INT8_TOLERANCE"]
@@ -375,13 +375,18 @@ def adain_frames(frames: np.ndarray, stats: Sequence[tuple[np.ndarray, np.ndarra
     """AdaIN forward of a batch: frames (N, 3, H, W) float32 in [0, 1] (each side >= 16 px)
     -> (N, 3, H, W) float32 in [0, 1]. ``stats``: one style's relu4_1 ``(mean, std)`` per
     weight (:func:`style_stats`); ``weights`` >= 0, not all 0, normalised to sum 1. Each
-    frame takes its own content statistics (the video path's forward pass).
+    frame takes its own content statistics (the video path's forward pass); several frames
+    run one per core (:func:`styletransfer.ort.per_core`).
 
     Raises:
         OnnxUnavailable: the graphs are not exported or onnxruntime is missing.
     """
     w = np.asarray(weights, dtype=np.float64)
     w = w / w.sum()
+    return per_core(lambda batch, n_threads: _adain_batch(batch, stats, w, alpha, n_threads), frames, threads)
+
+
+def _adain_batch(frames: np.ndarray, stats, w: np.ndarray, alpha: float, threads: int | None) -> np.ndarray:
     enc, dec = _session(encoder_path(), threads), _session(decoder_path(), threads)
     h, wid = frames.shape[-2:]
     (top, bottom, left, right), mode = encoder_padding(h, wid)
