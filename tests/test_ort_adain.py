@@ -185,3 +185,24 @@ def test_video_frames_through_onnx_match_torch(env, tmp_path):
     clip = make_clip(tmp_path / "clip.mp4", SAMPLE, seconds=0.5, fps=12, size=(160, 96))
     result = stylize_video(clip, tmp_path / "onnx.mp4", style, "adain", VideoOptions(max_side=160, device="cpu"))
     assert result.frames == len(read_frames(tmp_path / "onnx.mp4")) >= 5
+
+
+def test_the_inference_process_exports_the_graphs_after_an_adain_job(env, monkeypatch, tmp_path):
+    """After an AdaIN job painted on the CPU the worker exports the graphs once, so the next
+    jobs run in ONNX Runtime (the engine takes them by itself: backend auto)."""
+    from bot.jobs import Done, Failed, JobSpec
+    from bot.worker import export_onnx_after
+    from styletransfer.engine import StyleOptions, stylize
+    from styletransfer.inputs import resolve_styles
+
+    monkeypatch.setenv("STYLETRANSFER_ONNX_CACHE", str(tmp_path / "onnx"))
+    spec = JobSpec(job_id=1, content_path=str(SAMPLE), style="udnie", method="adain",
+                   output_path=str(tmp_path / "out.png"), device="cpu")
+    export_onnx_after(spec, Failed(1, "boom"))  # a failed job exports nothing
+    assert not ort_adain.ready()
+    export_onnx_after(spec, Done(1, spec.output_path, 1.0))
+    assert ort_adain.ready()
+    photo = fit_max_side(open_image(SAMPLE), 128)
+    auto = stylize(photo, "udnie", "adain", StyleOptions(max_side=128, device="cpu"))
+    onnx = ort_adain.stylize_adain_ort(photo, ort_adain.prepare_styles(resolve_styles(["udnie"]), 512))
+    assert _mad(auto, onnx) == 0.0  # the engine painted through ONNX Runtime
