@@ -242,9 +242,9 @@ def _use_onnx(args: argparse.Namespace, preset: str) -> bool:
 
 
 def _on_cpu(args: argparse.Namespace) -> bool:
-    from .ort import gpu_present
+    from .ort import on_cpu
 
-    return args.device == "cpu" or (args.device == "auto" and not gpu_present())
+    return on_cpu(args.device)
 
 
 def _use_onnx_adain(args: argparse.Namespace, options) -> bool:

@@ -31,7 +31,7 @@ from PIL import Image
 from .checkpoints import card_path, johnson_path
 from .errors import StyleTransferError
 
-__all__ = ["cache_dir", "onnx_path", "gpu_present", "runtime_installed", "finish", "ready", "use_onnx", "export_johnson",
+__all__ = ["cache_dir", "onnx_path", "gpu_present", "on_cpu", "to_array", "to_image", "runtime_installed", "finish", "ready", "use_onnx", "export_johnson",
            "stylize_johnson_ort", "johnson_frames", "OnnxUnavailable", "session",
            "export_checked", "per_core"]
 
@@ -70,6 +70,23 @@ def gpu_present() -> bool:
     """An NVIDIA (or WSL) GPU device node exists: the fast methods then stay in torch on the GPU.
     Checked without importing torch."""
     return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/dxg")
+
+
+def on_cpu(device: str | None) -> bool:
+    """A ``--device`` / ``options.device`` value means the CPU here: ``"cpu"``, or ``"auto"``
+    (or empty) on a machine without a GPU (:func:`gpu_present`). Checked without torch."""
+    return device == "cpu" or (device in ("auto", "", None) and not gpu_present())
+
+
+def to_array(image: Image.Image) -> np.ndarray:
+    """RGB PIL image -> (1, 3, H, W) float32 in [0, 1] (value / 255)."""
+    return np.ascontiguousarray((np.asarray(image.convert("RGB"), dtype=np.float32) / np.float32(255.0))
+                                .transpose(2, 0, 1)[None])
+
+
+def to_image(frame: np.ndarray) -> Image.Image:
+    """(3, H, W) float in [0, 1] -> RGB PIL image (value * 255, rounded)."""
+    return Image.fromarray(np.rint(np.clip(frame, 0.0, 1.0).transpose(1, 2, 0) * 255.0).astype(np.uint8), "RGB")
 
 
 def runtime_installed() -> bool:
@@ -395,9 +412,8 @@ def stylize_johnson_ort(image: Image.Image, preset: str, *, alpha: float = 1.0, 
     Raises:
         OnnxUnavailable: the graph is not in the cache or onnxruntime is missing.
     """
-    content = (np.asarray(image.convert("RGB"), dtype=np.float32) / np.float32(255.0)).transpose(2, 0, 1)[None]
-    out = finish(johnson_frames(content, preset, threads), content, alpha, preserve_color)
-    return Image.fromarray(np.rint(out[0].transpose(1, 2, 0) * 255.0).astype(np.uint8), "RGB")
+    content = to_array(image)
+    return to_image(finish(johnson_frames(content, preset, threads), content, alpha, preserve_color)[0])
 
 
 def finish(out: np.ndarray, content: np.ndarray, alpha: float = 1.0, preserve_color: bool = False) -> np.ndarray:

