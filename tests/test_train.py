@@ -50,6 +50,19 @@ def test_adain_trains_exports_and_resumes(shared_data, tmp_path):
     assert not torch.equal(before["net.1.weight"], st["model"]["net.1.weight"])  # it kept training
 
 
+def test_a_resumed_run_keeps_its_decoder_width_without_the_flag(shared_data, tmp_path):
+    """--resume rebuilds the net from the state's weights: a half-width run resumed without
+    --width 0.5 (the committed command line has none) goes on instead of failing to load."""
+    out, state = tmp_path / "decoder.safetensors", tmp_path / "adain.train-state.pt"
+    common = _adain_args(shared_data, tmp_path, "--out", str(out), "--state", str(state), "--checkpoint-every", "1",
+                         "--no-eval")
+    assert main([*common, "--steps", "1", "--width", "0.5"]) == 0
+    assert main([*common, "--steps", "2", "--resume"]) == 0
+    st = _state(state)
+    assert st["step"] == 2 and decoder_width(st["model"]) == 0.5
+    assert load_checkpoint(out)[1]["decoder_width"] == 0.5
+
+
 def test_banks_are_cached_and_hold_real_features(shared_data, tmp_path):
     """The content bank's features are the VGG relu4_1 of its crops; a second run reuses both banks."""
     from styletransfer.training.data import ContentBank, ImageBank, StyleBank, list_images

@@ -165,7 +165,10 @@ def _adain(args, device: torch.device) -> Recipe:
         raise SystemExit(f"stylize-train: --holdout names paintings not in {args.style}: {', '.join(missing)}")
     encoder = load_vgg19(device)
     width = args.width
-    if args.init_weights:
+    resumed = _resumed_weights(args)
+    if resumed is not None:
+        width = decoder_width(resumed)
+    elif args.init_weights:
         from ..checkpoints import load_checkpoint
 
         width = decoder_width(load_checkpoint(args.init_weights)[0])
@@ -223,6 +226,17 @@ def _adain(args, device: torch.device) -> Recipe:
     )
 
 
+def _resumed_weights(args) -> dict | None:
+    """The model weights in the training state ``--resume`` continues, else None: a resumed
+    run takes its net's shape (width, residual blocks) from them, not from the flags."""
+    if not getattr(args, "resume", False):
+        return None
+    path = Path(args.state) if args.state else default_state_path(Path(args.out))
+    if not path.is_file():
+        return None  # the loop reports the missing state
+    return torch.load(path, map_location="cpu", weights_only=False)["model"]
+
+
 def _johnson(args, device: torch.device) -> Recipe:
     style_path = _style_file(args.style)
     contents = list_images(args.content)
@@ -233,7 +247,10 @@ def _johnson(args, device: torch.device) -> Recipe:
     width, blocks = args.width, args.blocks or 5
     parent = args.init_weights or args.finetune_from
     adapt = None
-    if parent:
+    resumed = _resumed_weights(args)
+    if resumed is not None:
+        width, blocks = net_width(resumed), net_blocks(resumed)
+    elif parent:
         from ..checkpoints import load_checkpoint
 
         parent_state = load_checkpoint(parent)[0]
