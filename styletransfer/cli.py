@@ -102,8 +102,21 @@ def build_parser() -> argparse.ArgumentParser:
                    "8 bits); auto (default): onnx when the export exists and no GPU is in use, else torch (and "
                    "the export is made after the run); adain with --preserve-color always runs in torch")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
-    p.add_argument("--version", action="version", version=f"{PROG} (stylebot) {_version()}")
+    p.add_argument("--version", action=_VersionAction)
     return p
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: looks the version up only when asked (importlib.metadata costs ~40 ms
+    of every command's start)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0,
+                         help=help or "show the program's version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{PROG} (stylebot) {_version()}")
+        parser.exit()
 
 
 def _version() -> str:
@@ -285,8 +298,10 @@ def _run_onnx_adain(args: argparse.Namespace, content_img, styles, options, fmt:
 
 
 def _save(image, args: argparse.Namespace, fmt: str, what: str, elapsed: float) -> None:
-    """Write the result (JPEG/WebP at quality 95) and, unless quiet, say so."""
-    save_kw = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    """Write the result (JPEG/WebP at quality 95; PNG at zlib level 1, as OpenCV's default:
+    a painted 1024x768 PNG took 0.08 s and 1.44 MB there against 0.23 s and 1.34 MB at
+    Pillow's default level 6) and, unless quiet, say so."""
+    save_kw = {"quality": 95} if fmt in ("JPEG", "WEBP") else {"compress_level": 1} if fmt == "PNG" else {}
     try:
         image.save(args.output, format=fmt, **save_kw)
     except OSError as exc:

@@ -75,6 +75,41 @@ def test_export_writes_an_8_bit_content_encoder_and_exact_style_encoder_and_deco
         assert "QLinearConv" not in {n.op_type for n in onnx.load(str(env[graph])).graph.node}
 
 
+@pytest.mark.parametrize("width", [1.0, 0.5])
+def test_the_exported_decoder_is_the_decoder_without_its_outer_30_px(width):
+    """The exported decoder drops the reflection pads: its output is exactly the padded
+    decoder's with DECODER_CROP px cut from every side (those depend on the padding); its
+    sub-pixel form gives the same numbers without upsampling layers."""
+    import torch
+    from torch import nn
+
+    from styletransfer import layers
+    from styletransfer.adain import FEATURE_SCALE, Decoder
+    from styletransfer.ort import _standard_layers
+
+    torch.manual_seed(0)
+    decoder = Decoder(width=width).eval()
+    _standard_layers(decoder, nn, layers)
+    target = torch.rand(2, 512, 11, 13) * 2 * FEATURE_SCALE["relu4_1"]
+    with torch.no_grad():
+        full = decoder(target)
+        valid = ort_adain.valid_decoder(decoder)(target)
+    c = ort_adain.DECODER_CROP
+    assert full.shape == (2, 3, 88, 104) and valid.shape == (2, 3, 88 - 2 * c, 104 - 2 * c)
+    aligned = float((valid - full[..., c:-c, c:-c]).abs().max())
+    assert aligned <= 1e-5 * float(full.abs().max())
+    assert float((valid - full[..., c - 1:-c - 1, c - 1:-c - 1]).abs().max()) > 100 * aligned  # the offset matters
+    # the sub-pixel form (upsampling + convolution folded into 2x2 convolutions to four phases)
+    for p in decoder.parameters():  # weights that make every stage matter (a fresh net's output is nearly flat)
+        p.data.normal_(0, 0.05)
+    with torch.no_grad():
+        valid = ort_adain.valid_decoder(decoder)(target)
+        sub = ort_adain.subpixel_decoder(ort_adain.valid_decoder(decoder))
+        got = sub(target)
+    assert got.shape == valid.shape and float((got - valid).abs().max()) <= 1e-5 * float(valid.abs().max())
+    assert sum(isinstance(m, nn.Upsample) for m in sub) == 0 and sum(isinstance(m, nn.PixelShuffle) for m in sub) == 3
+
+
 def test_an_8_bit_encoder_that_misses_its_bar_is_exported_in_fp32(env, monkeypatch, tmp_path):
     import onnx
 
