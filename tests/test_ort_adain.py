@@ -23,19 +23,19 @@ from styletransfer.ort import OnnxUnavailable
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "styletransfer" / "samples" / "tubingen.jpg"
-WIP = REPO / "checkpoints" / "adain" / "decoder-wip.safetensors"
+DECODER = REPO / "checkpoints" / "adain" / "decoder.safetensors"
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """A checkpoint root with the work-in-progress decoder as ``adain/decoder``, and its graphs
-    exported once for the module (~10 s)."""
-    if not WIP.is_file():
+    """A checkpoint root holding the shipped decoder, and its graphs exported once for the
+    module into a cache of its own (~10 s)."""
+    if not DECODER.is_file():
         pytest.skip("no AdaIN decoder in checkpoints/adain")
     root = tmp_path_factory.mktemp("ck")
     (root / "adain").mkdir()
-    shutil.copy(WIP, root / "adain" / "decoder.safetensors")
-    card = json.loads(WIP.with_suffix(".json").read_text())
+    shutil.copy(DECODER, root / "adain" / "decoder.safetensors")
+    card = json.loads(DECODER.with_suffix(".json").read_text())
     card["file"] = "decoder.safetensors"
     (root / "adain" / "decoder.json").write_text(json.dumps(card))
     os.symlink(REPO / "checkpoints" / "johnson", root / "johnson")
