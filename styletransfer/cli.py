@@ -78,9 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="preset name or image path; repeat to blend styles, with optional weights "
                    "after the last ':' (e.g. --style starry_night:0.7 --style udnie:0.3)")
     p.add_argument("-m", "--method", choices=("auto", *METHODS), default="auto",
-                   help="auto (default): the fastest method with weights here for this style (one preset: its "
-                   "johnson net; any other picture or a blend: adain; else gatys); adain: any style, fast; johnson: one preset, fastest; "
-                   "gatys: any style, slow optimisation, no training needed")
+                   help="auto (default): the fastest method with weights here for this style (one preset: "
+                   "its johnson net; any other picture or a blend: adain; else gatys); adain: any style, fast; "
+                   "johnson: one preset, fastest; gatys: any style, slow optimisation, no training needed")
     p.add_argument("-o", "--output", required=True, type=Path,
                    help="output image (.png, .jpg, .webp, ...) or, for a video, .mp4 or .gif")
     p.add_argument("--alpha", type=_alpha, default=1.0, help="style strength from 0 to 1 (default 1)")

@@ -523,6 +523,8 @@ def _adain_batch(frames: np.ndarray, graphs: tuple[Path, Path | None], stats, w:
     enc, dec = _session(graphs[0], threads), _session(graphs[1], threads)
     h, wid = frames.shape[-2:]
     (top, bottom, left, right), mode = encoder_padding(h, wid)
+    if min(top, bottom, left, right) < DECODER_CROP:  # checked before any work
+        raise ValueError(f"the decoder graph needs a margin of at least {DECODER_CROP} px")
     x = np.pad(frames, ((0, 0), (0, 0), (top, bottom), (left, right)), mode="reflect" if mode == "reflect" else "edge")
     f_c = enc.run(None, {"image": np.ascontiguousarray(x, dtype=np.float32)})[0]
     mu_c, sd_c = _mean_std(f_c)
@@ -532,8 +534,6 @@ def _adain_batch(frames: np.ndarray, graphs: tuple[Path, Path | None], stats, w:
         scale += alpha * wk * sd_s / sd_c
         shift += alpha * wk * (mu_s - sd_s * mu_c / sd_c)
     target = f_c * scale.astype(np.float32) + shift.astype(np.float32)
-    if min(top, bottom, left, right) < DECODER_CROP:
-        raise ValueError(f"the decoder graph needs a margin of at least {DECODER_CROP} px")
     top, left = top - DECODER_CROP, left - DECODER_CROP
     out = dec.run(None, {"target": target})[0][:, :, top:top + h, left:left + wid]
     return np.clip(out, 0.0, 1.0)
