@@ -68,6 +68,11 @@ def main(argv=None) -> int:
           f"onnx vs torch mean abs difference {np.mean([d for d, _p, _s in per_pair]):.2f}/255, "
           f"worst pair {worst[0]:.2f} ({worst[1]} / {worst[2]}), "
           f"99th percentile of pixels {np.percentile(np.concatenate(pixels), 99):.1f}")
+    presets = set(preset_names())
+    for group, members in (("presets", [d for d, _p, s in per_pair if s in presets]),
+                           ("pictures given as the style", [d for d, _p, s in per_pair if s not in presets])):
+        if members:
+            print(f"  {group}: {np.mean(members):.2f}/255 over {len(members)} pairs, worst {max(members):.2f}")
     return 0
 
 

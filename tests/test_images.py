@@ -211,3 +211,25 @@ def test_module_is_torch_free():
     res = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "False"
+
+
+def test_an_iphone_heic_photo_opens_without_registering_heif_first(tmp_path: Path):
+    """pillow-heif is imported only when a file needs it (an ISO media "ftyp" box), so a
+    fresh process reads a HEIC upload through open_image alone, and a JPEG never imports it."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()  # this process writes one
+    heic = tmp_path / "photo.heic"
+    Image.new("RGB", (96, 64), (200, 40, 40)).save(heic, format="HEIF")
+    jpeg = tmp_path / "photo.jpg"
+    Image.new("RGB", (96, 64), (200, 40, 40)).save(jpeg)
+    code = (
+        "import sys\nfrom styletransfer.images import open_image\n"
+        "jpg = open_image(sys.argv[2]); before = 'pillow_heif' in sys.modules\n"
+        "img = open_image(sys.argv[1]); print(img.mode, img.size, img.getpixel((40, 30)), before)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(heic), str(jpeg)], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1]).stdout.split()
+    mode, w, h, r, g, b, before = out[0], *(int(v.strip("(),")) for v in out[1:6]), out[6]
+    assert (mode, w, h) == ("RGB", 96, 64)
+    assert abs(r - 200) < 12 and g < 60 and b < 60
+    assert before == "False"

@@ -32,6 +32,10 @@ from styletransfer.images import DEFAULT_MIN_SIDE, HEIF_SUPPORTED, open_image
 
 MODES = ["1", "L", "LA", "P", "PT", "I;16", "I", "F", "RGB", "RGBA", "CMYK", "YCbCr"]
 FORMATS = ["JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP"] + (["HEIF"] if HEIF_SUPPORTED else [])
+if HEIF_SUPPORTED:  # to write HEIF here (reading registers it by itself: tests/test_images.py)
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
 #: what each format can store; other modes are converted to the first entry first
 SAVABLE = {
     "JPEG": ["RGB", "L", "CMYK", "YCbCr", "1"],

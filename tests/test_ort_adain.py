@@ -24,6 +24,7 @@ from styletransfer.ort import OnnxUnavailable
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "styletransfer" / "samples" / "tubingen.jpg"
 DECODER = REPO / "checkpoints" / "adain" / "decoder.safetensors"
+SHARED_STYLE = REPO.parent / "shared" / "data" / "train" / "style"
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,10 @@ def test_export_writes_an_8_bit_content_encoder_and_exact_style_encoder_and_deco
     assert enc["int8"] is True and 0 < enc["error_vs_torch"] <= ort_adain.INT8_TOLERANCE
     ops = {n.op_type for n in onnx.load(str(env["encoder"])).graph.node}
     assert "QLinearConv" in ops and "Conv" in ops  # the first convolution stays fp32
+    with np.load(ort_adain.style_fit_path()) as fit:  # own styles' statistics through the 8-bit encoder
+        assert bool(fit["use"]) and float(fit["error"]) <= ort_adain.STYLE_FIT_TOLERANCE
+        assert float(fit["error"]) < 0.7 * float(fit["error_uncorrected"])
+        assert fit["mean_ab"].shape == fit["std_ab"].shape == (2, 512)
     for graph, limit in (("style_encoder", 0.1), ("decoder", 1e-4)):  # relu4_1 runs to ~3000; pictures to 1
         info = json.loads(env[graph].with_suffix(".json").read_text())
         assert info["int8"] is False and info["max_abs_diff_vs_torch"] < limit, (graph, info)
@@ -119,6 +124,59 @@ def test_an_8_bit_encoder_that_misses_its_bar_is_exported_in_fp32(env, monkeypat
     info = json.loads(enc.with_suffix(".json").read_text())
     assert info["int8"] is False
     assert "QLinearConv" not in {n.op_type for n in onnx.load(str(enc)).graph.node}
+    with np.load(ort_adain.style_fit_path()) as fit:  # nothing to correct: own styles take the fp32 encoder
+        assert not bool(fit["use"])
+    assert ort_adain.ready()
+
+
+def _fp32_stats(image: Image.Image):
+    from styletransfer.ort import session, to_array
+
+    return ort_adain._mean_std(session(ort_adain.style_encoder_path(), 1).run(None, {"image": to_array(image)})[0])
+
+
+def _stat_error(got, ref) -> float:
+    return float(np.mean([np.abs(g - r).mean() / np.abs(r).mean() for g, r in zip(got, ref)]))
+
+
+def test_an_own_style_goes_through_the_8_bit_encoder_with_its_statistics_corrected(env):
+    """No key (a picture the user sent): the 8-bit encoder, its channel statistics corrected
+    to within a fraction of the uncorrected error of the fp32 encoder's, and the painting
+    within 1/255 of the one from fp32 statistics. A painting the fit never saw."""
+    from styletransfer.ort import session, to_array
+
+    painting = SHARED_STYLE / "la_muse.jpg"
+    if not painting.is_file():
+        pytest.skip(f"no {painting}")
+    style = fit_max_side(open_image(painting), 512)
+    ref = _fp32_stats(style)
+    raw = ort_adain._mean_std(session(ort_adain.encoder_path(), 1).run(None, {"image": to_array(style)})[0])
+    got = ort_adain.style_stats(style, None, threads=1)
+    assert got[0].shape == got[1].shape == (1, 512, 1, 1) and (got[1] > 0).all()
+    assert _stat_error(got, ref) < 0.6 * _stat_error(raw, ref), (_stat_error(got, ref), _stat_error(raw, ref))
+    photo = fit_max_side(open_image(SAMPLE), 256)
+    from styletransfer.ort import to_image
+
+    a = to_image(ort_adain.adain_frames(to_array(photo), [got], [1.0], threads=1)[0])
+    b = to_image(ort_adain.adain_frames(to_array(photo), [ref], [1.0], threads=1)[0])
+    assert _mad(a, b) <= 1.0, _mad(a, b)
+
+
+def test_a_correction_that_misses_its_bar_leaves_own_styles_in_fp32(env, monkeypatch, tmp_path):
+    cache = tmp_path / "onnx"
+    cache.mkdir()
+    for graph in ("encoder", "style_encoder"):  # the encoders as exported; a fit of their own
+        for f in env[graph].parent.glob(env[graph].stem + ".*"):
+            if not f.name.endswith(".npz"):
+                shutil.copy(f, cache / f.name)
+    monkeypatch.setenv("STYLETRANSFER_ONNX_CACHE", str(cache))
+    monkeypatch.setattr(ort_adain, "STYLE_FIT_TOLERANCE", 0.0)
+    fit = ort_adain.fit_style_correction(threads=1)
+    assert not fit["use"] and fit["error"] > 0
+    style = fit_max_side(open_image(SAMPLE), 200)
+    got, ref = ort_adain.style_stats(style, None, threads=1), _fp32_stats(style)
+    np.testing.assert_allclose(got[0], ref[0])
+    np.testing.assert_allclose(got[1], ref[1])
 
 
 def test_paintings_match_the_torch_engine(env):
@@ -126,10 +184,12 @@ def test_paintings_match_the_torch_engine(env):
     from styletransfer.inputs import resolve_styles
 
     photo = fit_max_side(open_image(SAMPLE), 256)  # 256 x 192
-    cases = [([("udnie", 1.0)], 1.0), ([("udnie", 1.0)], 0.5), ([("great_wave", 2.0), ("the_scream", 1.0)], 1.0)]
-    for spec, alpha in cases:
+    cases = [([("udnie", 1.0)], 1.0, True), ([("udnie", 1.0)], 0.5, True),
+             ([("great_wave", 2.0), ("the_scream", 1.0)], 1.0, True),
+             ([("udnie", 1.0)], 1.0, False)]  # as an own picture: the 8-bit encoder's corrected statistics
+    for spec, alpha, keyed in cases:
         styles = resolve_styles(spec)
-        prepared = [(fit_max_side(s.image, 512), s.weight, f"{s.key}@512") for s in styles]
+        prepared = [(fit_max_side(s.image, 512), s.weight, f"{s.key}@512" if keyed else None) for s in styles]
         ours = ort_adain.stylize_adain_ort(photo, prepared, alpha=alpha, threads=1)
         ref = stylize(photo, spec, "adain", StyleOptions(alpha=alpha, max_side=256, device="cpu", backend="torch"))
         assert ours.size == ref.size == photo.size
