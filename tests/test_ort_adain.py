@@ -160,6 +160,11 @@ def test_an_own_style_goes_through_the_8_bit_encoder_with_its_statistics_correct
     a = to_image(ort_adain.adain_frames(to_array(photo), [got], [1.0], threads=1)[0])
     b = to_image(ort_adain.adain_frames(to_array(photo), [ref], [1.0], threads=1)[0])
     assert _mad(a, b) <= 1.0, _mad(a, b)
+    # the same picture again (another photo with the user's style): looked up by its pixels
+    assert ort_adain.style_stats(style.copy(), None) is got
+    other = style.copy()
+    other.putpixel((0, 0), (0, 0, 0) if style.getpixel((0, 0)) != (0, 0, 0) else (255, 255, 255))
+    assert ort_adain.style_stats(other, None) is not got
 
 
 def test_a_correction_that_misses_its_bar_leaves_own_styles_in_fp32(env, monkeypatch, tmp_path):
@@ -301,3 +306,23 @@ def test_the_inference_process_exports_the_graphs_after_an_adain_job(env, monkey
     auto = stylize(photo, "udnie", "adain", StyleOptions(max_side=128, device="cpu"))
     onnx = ort_adain.stylize_adain_ort(photo, ort_adain.prepare_styles(resolve_styles(["udnie"]), 512))
     assert _mad(auto, onnx) == 0.0  # the engine painted through ONNX Runtime
+
+
+def test_stylize_prepare_exports_every_graph_and_the_presets_statistics(env, capsys):
+    """`stylize prepare` (the Docker build runs it): each preset's Johnson graph, the AdaIN
+    graphs and fit (kept: the module exported them) and the 7 presets' statistics on disk;
+    a second run keeps everything."""
+    from styletransfer import cli, ort
+    from styletransfer.presets import preset_names
+
+    assert cli.main(["prepare"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    johnson = sorted(p.stem for p in (env["root"] / "johnson").glob("*.safetensors"))
+    assert johnson and all(ort.ready(p) for p in johnson)
+    assert [ln.split(":")[0] for ln in lines] == [f"johnson {p}" for p in johnson] + ["adain", "ONNX cache"]
+    assert lines[-2].startswith("adain: kept, statistics of 7 presets at 512 px")
+    stats = sorted(f.name for f in (env["cache"] / "adain-stats").glob("*@512.npy"))
+    assert all(any(f"preset_{name}@512" in f for f in stats) for name in preset_names())
+    assert cli.main(["prepare"]) == 0
+    assert all(": kept" in ln for ln in capsys.readouterr().out.splitlines()[:-1])
+    assert cli.main(["prepare", "now"]) == 2
