@@ -244,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = StyleOptions(alpha=args.alpha, preserve_color=args.preserve_color, max_side=args.size,
                            steps=args.steps, device=args.device, seed=args.seed, backend=args.backend).validate()
-    content_img = load_image(content, options.max_pixels)
+    content_img = load_image(content, options.max_pixels, options.max_side)
     styles = resolve_styles([parse_style(s) for s in args.style], options.max_pixels)
     check_method(args.method, styles)
 

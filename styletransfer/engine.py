@@ -154,7 +154,7 @@ def stylize(
 
     styles = resolve_styles(style, options.max_pixels)
     check_method(method, styles)
-    content_img = fit_max_side(load_image(content, options.max_pixels), options.max_side)
+    content_img = fit_max_side(load_image(content, options.max_pixels, options.max_side), options.max_side)
     if min(content_img.size) < 16:
         raise InvalidOptionError(
             f"the content becomes {content_img.size[0]}×{content_img.size[1]} px at max_side={options.max_side}; "

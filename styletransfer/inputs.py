@@ -118,15 +118,17 @@ class ResolvedStyle:
     name: str | None  # preset name, or None for an uploaded image
 
 
-def load_image(source: ImageInput, max_pixels: int = 40_000_000) -> Image.Image:
-    """An upright RGB PIL image from a path, bytes, file object or PIL image.
+def load_image(source: ImageInput, max_pixels: int = 40_000_000, max_side: int | None = None) -> Image.Image:
+    """An upright RGB PIL image from a path, bytes, file object or PIL image. ``max_side``:
+    the longer side it will be shrunk to, which lets a big JPEG decode at a reduced scale
+    (:func:`styletransfer.images.open_image`).
 
     Raises:
         ImageError: not a usable image (missing, corrupt, too large, too small).
     """
     if isinstance(source, Image.Image):
         return normalize_image(source)
-    return open_image(source, max_pixels=max_pixels)
+    return open_image(source, max_pixels=max_pixels, max_side=max_side)
 
 
 def _looks_like_path(text: str) -> bool:

@@ -233,3 +233,28 @@ def test_an_iphone_heic_photo_opens_without_registering_heif_first(tmp_path: Pat
     assert (mode, w, h) == ("RGB", 96, 64)
     assert abs(r - 200) < 12 and g < 60 and b < 60
     assert before == "False"
+
+
+def test_a_big_jpeg_decodes_at_a_reduced_scale_for_the_size_it_will_be_painted_at():
+    """max_side: a JPEG >= 2x that size decodes at 1/2, 1/4 or 1/8 scale (never below it);
+    shrunk to max_side it matches the full decode's picture; EXIF orientation, CMYK and the
+    size checks (on the full size) are unchanged; other formats and small JPEGs decode whole."""
+    sample = Path(__file__).resolve().parents[1] / "styletransfer" / "samples" / "tubingen.jpg"
+    photo = open_image(sample).resize((2400, 1800), Image.LANCZOS)
+    data = _encode(photo, "JPEG", quality=92)
+    full, small = open_image(data), open_image(data, max_side=1000)
+    assert full.size == (2400, 1800) and small.size == (1200, 900)
+    a, b = fit_max_side(full, 1000), fit_max_side(small, 1000)
+    assert a.size == b.size == (1000, 750)
+    assert np.abs(np.asarray(a, np.float32) - np.asarray(b, np.float32)).mean() < 1.0
+    assert open_image(data, max_side=300).size == (300, 225)  # 1/8
+    assert open_image(data, max_side=1300).size == (2400, 1800)  # not 2x larger: whole
+    assert open_image(_encode(photo, "PNG"), max_side=300).size == (2400, 1800)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    turned = open_image(_encode(photo, "JPEG", exif=exif, quality=92), max_side=1000)
+    assert turned.size == (900, 1200)
+    cmyk = open_image(_encode(photo.convert("CMYK"), "JPEG", quality=92), max_side=600)
+    assert cmyk.mode == "RGB" and cmyk.size == (600, 450)
+    with pytest.raises(ImageError, match="too large"):
+        open_image(data, max_side=600, max_pixels=4_000_000)
