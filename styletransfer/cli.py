@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import zlib
 from pathlib import Path
 from typing import Sequence
 
@@ -200,7 +201,6 @@ def _check_output(path: Path) -> str:
 
 
 _VIDEO_OUT = {".mp4", ".gif"}
-_Z_RLE = 3  # zlib.Z_RLE
 
 
 def pick_method(styles: list[str], video: bool = False) -> str:
@@ -343,7 +343,7 @@ def _save(image, args: argparse.Namespace, fmt: str, what: str, elapsed: float) 
     1.48 MB at level 1 and 0.23 s and 1.34 MB at Pillow's default level 6) and, unless
     quiet, say so."""
     save_kw = ({"quality": 95} if fmt in ("JPEG", "WEBP")
-               else {"compress_level": 1, "compress_type": _Z_RLE} if fmt == "PNG" else {})
+               else {"compress_level": 1, "compress_type": zlib.Z_RLE} if fmt == "PNG" else {})
     try:
         image.save(args.output, format=fmt, **save_kw)
     except OSError as exc:

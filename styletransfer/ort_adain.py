@@ -166,11 +166,15 @@ def use_onnx(backend: str, on_cpu: bool, preserve_color: bool = False, export_mi
     return False
 
 
-def _shipped_pictures() -> list[Path]:
-    """The preset paintings, then the sample photo(s): pictures every install has."""
+def _shipped_pictures() -> list[Image.Image]:
+    """The preset paintings, then the sample photo(s), RGB: pictures every install has."""
     from .presets import preset_names, preset_path
 
-    return [preset_path(n) for n in preset_names()] + sorted((Path(__file__).parent / "samples").glob("*.jpg"))
+    out = []
+    for path in [preset_path(n) for n in preset_names()] + sorted((Path(__file__).parent / "samples").glob("*.jpg")):
+        with Image.open(path) as im:
+            out.append(im.convert("RGB"))
+    return out
 
 
 def _calibration_images(side: int = 256) -> list[np.ndarray]:
@@ -179,13 +183,11 @@ def _calibration_images(side: int = 256) -> list[np.ndarray]:
     and gave the same outputs as at 384 px (43 s) or with mirror images added (15 s): 1.03
     against 1.04/255 mean absolute difference to the fp32 encoder, eval photos x presets."""
     out = []
-    for p in _shipped_pictures():
-        with Image.open(p) as im:
-            im = im.convert("RGB")
-            scale = side / min(im.size)
-            im = im.resize((max(side, round(im.size[0] * scale)), max(side, round(im.size[1] * scale))), Image.BICUBIC)
-            left, top = (im.size[0] - side) // 2, (im.size[1] - side) // 2
-            a = np.asarray(im.crop((left, top, left + side, top + side)), dtype=np.float32) / 255.0
+    for im in _shipped_pictures():
+        scale = side / min(im.size)
+        im = im.resize((max(side, round(im.size[0] * scale)), max(side, round(im.size[1] * scale))), Image.BICUBIC)
+        left, top = (im.size[0] - side) // 2, (im.size[1] - side) // 2
+        a = np.asarray(im.crop((left, top, left + side, top + side)), dtype=np.float32) / 255.0
         out.append(np.ascontiguousarray(a.transpose(2, 0, 1)[None]))
     return out
 
@@ -313,22 +315,20 @@ def export_adain(int8: bool = True) -> tuple[Path, Path, Path]:
     return encoder_path(), style_encoder_path(), dec_path
 
 
-def _views(side: int) -> list[np.ndarray]:
-    """Each shipped picture with its longer side at ``side`` px, its four overlapping
+def _views(pictures: list[Image.Image], side: int) -> list[np.ndarray]:
+    """Each picture with its longer side at ``side`` px, its four overlapping
     quarters (each ~0.6 of a side) and the picture at 3/4 of ``side``: (1, 3, h, w) float32
     in [0, 1] each, 6 per picture."""
     from .images import fit_max_side
 
     out = []
-    for path in _shipped_pictures():
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            whole = fit_max_side(im, side)
-            w, h = whole.size
-            mw, mh = w // 10, h // 10
-            crops = [whole.crop(box) for box in ((0, 0, w // 2 + mw, h // 2 + mh), (w // 2 - mw, h // 2 - mh, w, h),
-                                                 (0, h // 2 - mh, w // 2 + mw, h), (w // 2 - mw, 0, w, h // 2 + mh))]
-            out += [to_array(v) for v in [whole, *crops, fit_max_side(im, side * 3 // 4)]]
+    for im in pictures:
+        whole = fit_max_side(im, side)
+        w, h = whole.size
+        mw, mh = w // 10, h // 10
+        crops = [whole.crop(box) for box in ((0, 0, w // 2 + mw, h // 2 + mh), (w // 2 - mw, h // 2 - mh, w, h),
+                                             (0, h // 2 - mh, w // 2 + mw, h), (w // 2 - mw, 0, w, h // 2 + mh))]
+        out += [to_array(v) for v in [whole, *crops, fit_max_side(im, side * 3 // 4)]]
     return out
 
 
@@ -370,8 +370,11 @@ def fit_style_correction(threads: int | None = None) -> dict:
         def stats(sess, views):  # (V, 2, C): channel means and standard deviations
             return np.stack([np.concatenate(_mean_std(sess.run(None, {"image": v})[0])).reshape(2, -1) for v in views])
 
-        fit_views = _views(256)
-        check_views = [to_array(im) for im in _check_pictures(320)]
+        from .images import fit_max_side
+
+        pictures = _shipped_pictures()
+        fit_views = _views(pictures, 256)
+        check_views = [to_array(fit_max_side(im, 320)) for im in pictures]
         x, y = stats(q, fit_views), stats(f, fit_views)
         xm, ym = x.mean(0), y.mean(0)
         var, cov = ((x - xm) ** 2).mean(0), ((x - xm) * (y - ym)).mean(0)
@@ -390,16 +393,6 @@ def fit_style_correction(threads: int | None = None) -> dict:
     tmp.replace(path)
     _FITS.pop(str(path), None)
     return fields
-
-
-def _check_pictures(side: int) -> list[Image.Image]:
-    from .images import fit_max_side
-
-    out = []
-    for path in _shipped_pictures():
-        with Image.open(path) as im:
-            out.append(fit_max_side(im.convert("RGB"), side))
-    return out
 
 
 _FITS: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
@@ -592,8 +585,8 @@ def style_stats(image: Image.Image, key: str | None = None, threads: int | None 
     fit = None if key is not None else _style_fit()
     pixels = None
     if key is None:  # the same picture again in this process (a bot user's next photo): no encoder run
-        pixels = (stem, fit is not None, image.size,
-                  hashlib.blake2b(image.convert("RGB").tobytes(), digest_size=16).digest())
+        pixels = (stem, fit is not None, image.mode, image.size,
+                  hashlib.blake2b(image.tobytes(), digest_size=16).digest())
         if pixels in _OWN:
             _OWN.move_to_end(pixels)
             return _OWN[pixels]
