@@ -5,9 +5,10 @@ Three graphs are exported once into the ONNX cache (:func:`styletransfer.ort.cac
 * the **content encoder**, VGG-19 up to relu4_1 with its Caffe preprocessing (RGB [0, 1]
   -> BGR 0-255 minus the ImageNet mean), quantised to 8 bits (``QLinearConv``: unsigned
   activations, signed per-channel weights, ranges from histograms of the shipped preset
-  paintings and sample photo; the first convolution, which sees the raw pixels, stays
-  fp32). On a 2-core Xeon (AVX-512 VNNI) it took 0.49 s against 1.56 s in fp32 for a
-  1024x768 photo. It is checked against torch on export; one whose features stray more
+  paintings and sample photo). Its first convolution reads the 8-bit pixels themselves,
+  each pixel's 3x3 neighbourhood as 27 channels, with the preprocessing folded into its
+  weights (:func:`_pixel_input`). On a 2-core Xeon (AVX-512 VNNI) it took 0.49 s against
+  1.56 s in fp32 for a 1024x768 photo. It is checked against torch on export; one whose features stray more
   than :data:`INT8_TOLERANCE` (mean relative error) is replaced by the fp32 graph;
 * the **style encoder**, the same graph in fp32: style statistics are global, so their
   8-bit error shifts the colours of the whole picture (1.43 against 1.25/255 mean absolute
@@ -63,7 +64,7 @@ __all__ = ["encoder_path", "style_encoder_path", "style_fit_path", "decoder_path
            "prepare_styles", "valid_decoder", "INT8_TOLERANCE", "STYLE_FIT_TOLERANCE", "DECODER_CROP"]
 
 #: in the file names; bumped when a graph changes (the decoder's separately)
-_GRAPH_VERSION = "v1"
+_GRAPH_VERSION = "v2"
 _DECODER_VERSION = "v3"
 #: px the exported decoder's output lacks on every side of its (padded) input picture: its
 #: 3x3 convolutions are unpadded ("valid"), one at 1/8 scale, four at 1/4, two at 1/2 and two
@@ -242,8 +243,8 @@ def _export_graph(module, example, path: Path, names: tuple[str, str], meta: dic
                        tolerance=float("inf"))
         import onnxruntime as ort
 
-        got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
-            None, {names[0]: example.numpy()})[0]
+        _pixel_input(path)
+        got = _encode(ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]), example.numpy())
         err = float(np.abs(got - expected).mean() / max(float(np.abs(expected).mean()), 1e-8))
         info = json.loads(path.with_suffix(".json").read_text())
         path.with_suffix(".json").write_text(json.dumps({**info, "error_vs_torch": err, "error_limit": INT8_TOLERANCE,
@@ -256,6 +257,129 @@ def _export_graph(module, example, path: Path, names: tuple[str, str], meta: dic
                           tolerance=1e-4 * float(np.abs(expected).max()))
     if not path.is_file():
         raise RuntimeError(f"the ONNX graph {path.name} differs from torch by {diff:.2e}")
+
+
+#: the pixel VGG's first convolution pads the picture with, RGB: its zero padding is in
+#: mean-subtracted units, i.e. the ImageNet mean (Caffe BGR 103.939, 116.779, 123.68), rounded
+_RING = np.array([124, 117, 104], dtype=np.uint8).reshape(1, 3, 1, 1)
+
+
+def _pixel_input(path: Path) -> None:
+    """Rewrite the 8-bit encoder graph at ``path`` so that it reads 8-bit pixels: its input
+    becomes ``pixels``, (N, 27, H, W) uint8, each pixel's 3x3 neighbourhood in RGB 0-255
+    (:func:`_columns`), and the preprocessing and the fp32 first convolution become one 1x1
+    ``QLinearConv`` whose input needs no rounding (scale 1, zero point 0): the channel swap
+    and mean subtraction folded into its weights and bias, the weights in unsigned 8 bits with
+    a zero point per output channel (no int16 saturation on CPUs without VNNI), its output
+    quantised as the fp32 convolution's was. A full-size fp32 tensor and its layout changes
+    are gone: ``stylize`` with a picture as the style at 1024 px took 0.95x the wall time in
+    524 instead of 757 MB (9 alternating pairs, 2 Xeon cores); relu4_1 0.0337 instead of
+    0.0335 mean relative error from fp32 on the sample photo at 1088x832, and the paintings
+    1.51 instead of 1.48/255 from torch's (``bench/backends.py``, 512 px).
+
+    Raises:
+        ValueError: the graph does not start with the preprocessing and a fp32 convolution
+            whose ReLU output is quantised.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    init = {t.name: t for t in graph.initializer}
+    try:
+        conv = next(n for n in graph.node if n.op_type == "Conv")
+        relu = next(n for n in graph.node if n.op_type == "Relu" and n.input[0] == conv.output[0])
+        quant = next(n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] == relu.output[0])
+        weight = numpy_helper.to_array(init[conv.input[1]]).astype(np.float64)  # (64, 3, 3, 3), BGR - mean
+        bias = numpy_helper.to_array(init[conv.input[2]]).astype(np.float64)
+        mean = numpy_helper.to_array(init["mean"]).reshape(3).astype(np.float64)  # BGR
+    except (StopIteration, KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"{path.name} does not start with the fp32 first convolution") from exc
+    if weight.shape[1:] != (3, 3, 3):
+        raise ValueError(f"{path.name}: first convolution {weight.shape}, expected (C, 3, 3, 3)")
+    cout = weight.shape[0]
+    w = weight[:, ::-1].reshape(cout, 27)  # RGB pixel p: the convolution reads p[::-1] - mean
+    b = bias - np.einsum("ocyx,c->o", weight, mean)
+    lo, hi = np.minimum(w.min(1), 0.0), np.maximum(w.max(1), 0.0)
+    scale = np.maximum(hi - lo, 1e-12) / 255.0
+    zero = np.clip(np.rint(-lo / scale), 0, 255)
+    wq = np.clip(np.rint(w / scale[:, None]) + zero[:, None], 0, 255).astype(np.uint8)
+    # everything upstream of the quantised ReLU output goes
+    producer = {o: n for n in graph.node for o in n.output}
+    gone, todo = set(), [quant.name]
+    by_name = {n.name: n for n in graph.node}
+    while todo:
+        node = by_name[todo.pop()]
+        if node.name in gone:
+            continue
+        gone.add(node.name)
+        todo += [producer[i].name for i in node.input if i in producer]
+    kept = [n for n in graph.node if n.name not in gone]
+    gone_outputs = {o for n in graph.node if n.name in gone for o in n.output} - {quant.output[0]}
+    if any(i in gone_outputs for n in kept for i in n.input):
+        raise ValueError(f"{path.name}: the first convolution's inputs are used elsewhere")
+    first = helper.make_node(
+        "QLinearConv", ["pixels", "pixels_scale", "pixels_zero_point", "conv1_1.weight_u8", "conv1_1.weight_scale",
+                        "conv1_1.weight_zero_point", quant.input[1], quant.input[2], "conv1_1.bias_i32"],
+        [quant.output[0]], name="conv1_1_pixels", kernel_shape=[1, 1])
+    new_init = [numpy_helper.from_array(np.array(1.0, np.float32), "pixels_scale"),
+                numpy_helper.from_array(np.array(0, np.uint8), "pixels_zero_point"),
+                numpy_helper.from_array(wq.reshape(cout, 27, 1, 1), "conv1_1.weight_u8"),
+                numpy_helper.from_array(scale.astype(np.float32), "conv1_1.weight_scale"),
+                numpy_helper.from_array(zero.astype(np.uint8), "conv1_1.weight_zero_point"),
+                numpy_helper.from_array(np.rint(b / scale).astype(np.int32), "conv1_1.bias_i32")]
+    del graph.node[:]
+    graph.node.extend([first] + kept)
+    used = {i for n in graph.node for i in n.input}
+    initializers = [t for t in graph.initializer if t.name in used] + new_init
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+    del graph.input[:]
+    graph.input.append(helper.make_tensor_value_info("pixels", TensorProto.UINT8, ["batch", 27, "height", "width"]))
+    onnx.checker.check_model(model)
+    tmp = path.with_suffix(f".{os.getpid()}.pixels.part")
+    onnx.save(model, str(tmp))
+    tmp.replace(path)
+
+
+def _pixels(x: np.ndarray) -> np.ndarray:
+    """(N, 3, H, W) float in [0, 1] or uint8 -> uint8 0-255 (value * 255, rounded: exact for
+    pictures that were 8-bit)."""
+    if x.dtype == np.uint8:
+        return x
+    return np.rint(np.clip(x, 0.0, 1.0) * np.float32(255.0)).astype(np.uint8)
+
+
+def _columns(pixels: np.ndarray) -> np.ndarray:
+    """(N, 3, H, W) uint8 -> (N, 27, H, W) uint8: channel ``c * 9 + 3 dy + dx`` holds pixel
+    (y + dy - 1, x + dx - 1) of colour c, the picture surrounded by one ring of
+    :data:`_RING` (VGG's zero padding). 24 MB and ~10 ms for 1088x832."""
+    n, _c, h, w = pixels.shape
+    ringed = np.empty((n, 3, h + 2, w + 2), dtype=np.uint8)
+    ringed[...] = _RING
+    ringed[:, :, 1:-1, 1:-1] = pixels
+    out = np.empty((n, 27, h, w), dtype=np.uint8)
+    for c in range(3):
+        for dy in range(3):
+            for dx in range(3):
+                out[:, c * 9 + dy * 3 + dx] = ringed[:, c, dy:dy + h, dx:dx + w]
+    return out
+
+
+def _encode(session, x: np.ndarray) -> np.ndarray:
+    """relu4_1 features (N, 512, H/8, W/8) float32 of ``x`` (N, 3, H, W), float in [0, 1] or
+    uint8, from an encoder graph that reads pixels (:func:`_pixel_input`) or, in fp32, floats."""
+    if session.get_inputs()[0].name == "pixels":
+        return session.run(None, {"pixels": _columns(_pixels(x))})[0]
+    if x.dtype == np.uint8:
+        x = x.astype(np.float32) / np.float32(255.0)
+    return session.run(None, {"image": np.ascontiguousarray(x, dtype=np.float32)})[0]
+
+
+def _image_pixels(image: Image.Image) -> np.ndarray:
+    """RGB PIL image -> (1, 3, H, W) uint8 (a view, no float copy)."""
+    return np.asarray(image.convert("RGB")).transpose(2, 0, 1)[None]
 
 
 def export_adain(int8: bool = True) -> tuple[Path, Path, Path]:
@@ -368,7 +492,7 @@ def fit_style_correction(threads: int | None = None) -> dict:
         q, f = _session(encoder_path(), threads), _session(style_encoder_path(), threads)
 
         def stats(sess, views):  # (V, 2, C): channel means and standard deviations
-            return np.stack([np.concatenate(_mean_std(sess.run(None, {"image": v})[0])).reshape(2, -1) for v in views])
+            return np.stack([np.concatenate(_mean_std(_encode(sess, v))).reshape(2, -1) for v in views])
 
         from .images import fit_max_side
 
@@ -594,7 +718,7 @@ def style_stats(image: Image.Image, key: str | None = None, threads: int | None 
         encoder = _session(style_encoder_path(), threads)
         stats = _mean_std(encoder.run(None, {"image": to_array(image)})[0])  # unpadded, as AdaINModel.style_stats
     else:  # an own picture, encoded once: the 8-bit encoder, its statistics corrected
-        mean, std = _mean_std(_session(encoder_path(), threads).run(None, {"image": to_array(image)})[0])
+        mean, std = _mean_std(_encode(_session(encoder_path(), threads), _image_pixels(image)))
         (ma, mb), (sa, sb) = fit
         stats = (ma.reshape(mean.shape) * mean + mb.reshape(mean.shape),
                  np.maximum(sa.reshape(std.shape) * std + sb.reshape(std.shape), np.sqrt(_EPS)))
@@ -646,13 +770,13 @@ def stylize_adain_ort(content: Image.Image, styles: Sequence[tuple[Image.Image, 
     if not len(weights) or (weights < 0).any() or weights.sum() <= 0:
         raise ValueError("give at least one style and weights >= 0, not all zero")
     stats = [style_stats(img, key, threads) for img, _w, key in styles]
-    return to_image(adain_frames(to_array(content), stats, weights, alpha, threads)[0])
+    return to_image(adain_frames(_image_pixels(content), stats, weights, alpha, threads)[0])
 
 
 def adain_frames(frames: np.ndarray, stats: Sequence[tuple[np.ndarray, np.ndarray]], weights: Sequence[float],
                  alpha: float = 1.0, threads: int | None = None) -> np.ndarray:
-    """AdaIN forward of a batch: frames (N, 3, H, W) float32 in [0, 1] (each side >= 16 px)
-    -> (N, 3, H, W) float32 in [0, 1]. ``stats``: one style's relu4_1 ``(mean, std)`` per
+    """AdaIN forward of a batch: frames (N, 3, H, W) float32 in [0, 1] or uint8 0-255 (each
+    side >= 16 px) -> (N, 3, H, W) float32 in [0, 1]. ``stats``: one style's relu4_1 ``(mean, std)`` per
     weight (:func:`style_stats`); ``weights`` >= 0, not all 0, normalised to sum 1. Each
     frame takes its own content statistics (the video path's forward pass); several frames
     run one per core (:func:`styletransfer.ort.per_core`).
@@ -673,8 +797,10 @@ def _adain_batch(frames: np.ndarray, graphs: tuple[Path, Path | None], stats, w:
     (top, bottom, left, right), mode = encoder_padding(h, wid)
     if min(top, bottom, left, right) < DECODER_CROP:  # checked before any work
         raise ValueError(f"the decoder graph needs a margin of at least {DECODER_CROP} px")
+    if enc.get_inputs()[0].name == "pixels":
+        frames = _pixels(frames)  # padded in 8 bits: a quarter of the float copy
     x = np.pad(frames, ((0, 0), (0, 0), (top, bottom), (left, right)), mode="reflect" if mode == "reflect" else "edge")
-    f_c = enc.run(None, {"image": np.ascontiguousarray(x, dtype=np.float32)})[0]
+    f_c = _encode(enc, x)
     mu_c, sd_c = _mean_std(f_c)
     # alpha * sum_k w_k (sd_k (f - mu_c) / sd_c + mu_k) + (1 - alpha) f, as one scale and shift per channel
     scale, shift = np.full_like(mu_c, 1.0 - alpha), np.zeros_like(mu_c)

@@ -68,8 +68,9 @@ def test_export_writes_an_8_bit_content_encoder_and_exact_style_encoder_and_deco
     assert {env["encoder"].parent, env["style_encoder"].parent, env["decoder"].parent} == {env["cache"]}
     enc = json.loads(env["encoder"].with_suffix(".json").read_text())
     assert enc["int8"] is True and 0 < enc["error_vs_torch"] <= ort_adain.INT8_TOLERANCE
-    ops = {n.op_type for n in onnx.load(str(env["encoder"])).graph.node}
-    assert "QLinearConv" in ops and "Conv" in ops  # the first convolution stays fp32
+    graph = onnx.load(str(env["encoder"])).graph
+    assert {n.op_type for n in graph.node} >= {"QLinearConv"} and "Conv" not in {n.op_type for n in graph.node}
+    assert [i.name for i in graph.input] == ["pixels"]  # the first convolution reads 8-bit pixels
     with np.load(ort_adain.style_fit_path()) as fit:  # own styles' statistics through the 8-bit encoder
         assert bool(fit["use"]) and float(fit["error"]) <= ort_adain.STYLE_FIT_TOLERANCE
         assert float(fit["error"]) < 0.7 * float(fit["error_uncorrected"])
@@ -129,6 +130,28 @@ def test_an_8_bit_encoder_that_misses_its_bar_is_exported_in_fp32(env, monkeypat
     assert ort_adain.ready()
 
 
+def test_the_8_bit_encoder_reads_pixel_neighbourhoods_exactly(env):
+    """Its input: each pixel's 3x3 neighbourhood (channel c * 9 + 3 dy + dx), ringed with the
+    ImageNet mean; float frames in [0, 1] and their 8-bit pixels give the same features, and
+    those stay within the 8-bit tolerance of the fp32 encoder on a photo at 512 px."""
+    from styletransfer.ort import session, to_array
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (2, 3, 5, 7), dtype=np.uint8)
+    cols = ort_adain._columns(pixels)
+    assert cols.shape == (2, 27, 5, 7) and cols.dtype == np.uint8
+    ringed = np.pad(pixels, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    ringed[:, :, 0, :] = ringed[:, :, -1, :] = ringed[:, :, :, 0] = ringed[:, :, :, -1] = ort_adain._RING[:, :, 0]
+    for c, dy, dx in np.ndindex(3, 3, 3):
+        assert (cols[:, c * 9 + dy * 3 + dx] == ringed[:, c, dy:dy + 5, dx:dx + 7]).all()
+    photo = to_array(fit_max_side(open_image(SAMPLE), 512))
+    enc = session(ort_adain.encoder_path(), 1)
+    got = ort_adain._encode(enc, photo)
+    assert (ort_adain._encode(enc, ort_adain._pixels(photo)) == got).all()
+    ref = session(ort_adain.style_encoder_path(), 1).run(None, {"image": photo})[0]
+    assert np.abs(got - ref).mean() / np.abs(ref).mean() <= ort_adain.INT8_TOLERANCE
+
+
 def _fp32_stats(image: Image.Image):
     from styletransfer.ort import session, to_array
 
@@ -150,7 +173,7 @@ def test_an_own_style_goes_through_the_8_bit_encoder_with_its_statistics_correct
         pytest.skip(f"no {painting}")
     style = fit_max_side(open_image(painting), 512)
     ref = _fp32_stats(style)
-    raw = ort_adain._mean_std(session(ort_adain.encoder_path(), 1).run(None, {"image": to_array(style)})[0])
+    raw = ort_adain._mean_std(ort_adain._encode(session(ort_adain.encoder_path(), 1), to_array(style)))
     got = ort_adain.style_stats(style, None, threads=1)
     assert got[0].shape == got[1].shape == (1, 512, 1, 1) and (got[1] > 0).all()
     assert _stat_error(got, ref) < 0.6 * _stat_error(raw, ref), (_stat_error(got, ref), _stat_error(raw, ref))
