@@ -240,12 +240,13 @@ def run(args: argparse.Namespace) -> int:
     args.size = args.size or 1024
 
     # Everything that can be refused is checked before torch is imported (~2 s).
-    from .inputs import StyleOptions, check_method, load_image, resolve_styles
+    from .inputs import StyleOptions, check_method, load_image, resolve_styles, style_read_side
 
     options = StyleOptions(alpha=args.alpha, preserve_color=args.preserve_color, max_side=args.size,
                            steps=args.steps, device=args.device, seed=args.seed, backend=args.backend).validate()
     content_img = load_image(content, options.max_pixels, options.max_side)
-    styles = resolve_styles([parse_style(s) for s in args.style], options.max_pixels)
+    styles = resolve_styles([parse_style(s) for s in args.style], options.max_pixels,
+                            style_read_side(args.method, options))
     check_method(args.method, styles)
 
     if args.method == "johnson" and _use_onnx(args, styles[0].name):

@@ -44,6 +44,7 @@ from .inputs import (
     check_method,
     load_image,
     resolve_styles,
+    style_read_side,
 )
 
 __all__ = [
@@ -152,7 +153,7 @@ def stylize(
     device = resolve_device(options.device)
     _report(progress, 0, 1, stage="prepare")
 
-    styles = resolve_styles(style, options.max_pixels)
+    styles = resolve_styles(style, options.max_pixels, style_read_side(method, options))
     check_method(method, styles)
     content_img = fit_max_side(load_image(content, options.max_pixels, options.max_side), options.max_side)
     if min(content_img.size) < 16:

@@ -30,6 +30,7 @@ __all__ = [
     "StyleOptions",
     "ResolvedStyle",
     "load_image",
+    "style_read_side",
     "resolve_styles",
     "check_method",
 ]
@@ -135,23 +136,31 @@ def _looks_like_path(text: str) -> bool:
     return any(sep in text for sep in ("/", "\\")) or Path(text).suffix != ""
 
 
-def _resolve_one(source: ImageInput, weight: float, max_pixels: int) -> ResolvedStyle:
+def style_read_side(method: str, options: StyleOptions) -> int:
+    """The longer side, in pixels, that ``method`` reads style images at, at most: AdaIN's
+    ``style_side``; Gatys resizes them to the content (``max_side``); ``"auto"`` may become
+    either. Big JPEG styles are decoded at a reduced scale no smaller than this."""
+    return options.style_side if method == "adain" else max(options.style_side, options.max_side)
+
+
+def _resolve_one(source: ImageInput, weight: float, max_pixels: int, max_side: int | None) -> ResolvedStyle:
     if isinstance(source, str) and is_preset(source):
-        return ResolvedStyle(open_image(preset_path(source)), weight, f"preset:{source}", source)
+        return ResolvedStyle(open_image(preset_path(source)), weight, f"preset:{source}", source)  # small, exact
     if isinstance(source, str) and not Path(source).exists() and not _looks_like_path(source):
         raise UnknownPresetError(
             f"style {source!r} is neither a preset nor an image file; presets: {', '.join(PRESETS)}"
         )
-    return ResolvedStyle(load_image(source, max_pixels), weight, None, None)
+    return ResolvedStyle(load_image(source, max_pixels, max_side), weight, None, None)
 
 
-def resolve_styles(style: StyleSpec, max_pixels: int = 40_000_000) -> list[ResolvedStyle]:
+def resolve_styles(style: StyleSpec, max_pixels: int = 40_000_000, max_side: int | None = None) -> list[ResolvedStyle]:
     """Parse a style spec into images, weights and cache keys.
 
     ``style`` is a preset name, an image (path, bytes, file object or PIL
     image), or a list of those and/or ``(style, weight)`` pairs (style
     interpolation; weights ≥ 0, normalised later); :class:`ResolvedStyle`
-    items pass through unchanged.
+    items pass through unchanged. ``max_side``: the longer side the styles will be shrunk to
+    (:func:`style_read_side`), which lets a big JPEG style decode at a reduced scale.
 
     Raises:
         UnknownPresetError: a string that is neither a preset nor an existing file.
@@ -173,7 +182,7 @@ def resolve_styles(style: StyleSpec, max_pixels: int = 40_000_000) -> list[Resol
             raise InvalidOptionError(f"style weight must be a number, got {weight!r}") from None
         if not weight >= 0 or weight == float("inf"):
             raise InvalidOptionError(f"style weights must be ≥ 0, got {weight}")
-        resolved.append(_resolve_one(src, weight, max_pixels))
+        resolved.append(_resolve_one(src, weight, max_pixels, max_side))
     if sum(r.weight for r in resolved) <= 0:
         raise InvalidOptionError("style weights must not all be 0")
     return resolved

@@ -380,7 +380,7 @@ def stylize_video(
     options = (options or VideoOptions()).validate()
     if method == "gatys":
         raise InvalidOptionError("video works with the adain and johnson methods; gatys needs minutes per frame")
-    styles = resolve_styles(style)
+    styles = resolve_styles(style, max_side=options.style_side if method == "adain" else None)
     if len(styles) != 1:
         raise InvalidOptionError("video takes one style")
     check_method(method, styles)

@@ -15,6 +15,7 @@ from PIL import Image
 
 from styletransfer.errors import ImageError, InvalidOptionError
 from styletransfer.images import fit_max_side, image_info, open_image
+from styletransfer.presets import preset_path
 
 
 def _encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
@@ -258,3 +259,22 @@ def test_a_big_jpeg_decodes_at_a_reduced_scale_for_the_size_it_will_be_painted_a
     assert cmyk.mode == "RGB" and cmyk.size == (600, 450)
     with pytest.raises(ImageError, match="too large"):
         open_image(data, max_side=600, max_pixels=4_000_000)
+
+
+def test_a_big_jpeg_style_decodes_at_the_side_its_method_reads_styles_at(tmp_path):
+    """AdaIN reads styles at ``style_side``, Gatys (and ``auto``, which may become it) at the
+    content's ``max_side``: a big JPEG style decodes at a reduced scale no smaller than that;
+    presets decode whole (their statistics are cached by name)."""
+    from styletransfer.inputs import StyleOptions, resolve_styles, style_read_side
+
+    sample = Path(__file__).resolve().parents[1] / "styletransfer" / "samples" / "tubingen.jpg"
+    path = tmp_path / "style.jpg"
+    path.write_bytes(_encode(open_image(sample).resize((2400, 1800), Image.LANCZOS), "JPEG", quality=92))
+    options = StyleOptions(max_side=1024, style_side=512)
+    assert style_read_side("adain", options) == 512
+    assert style_read_side("gatys", options) == style_read_side("auto", options) == 1024
+    (adain,) = resolve_styles(str(path), max_side=style_read_side("adain", options))
+    (gatys,) = resolve_styles(str(path), max_side=style_read_side("gatys", options))
+    assert adain.image.size == (600, 450) and gatys.image.size == (1200, 900)
+    (preset,) = resolve_styles("starry_night", max_side=300)
+    assert preset.image.size == open_image(preset_path("starry_night")).size
