@@ -49,6 +49,7 @@ def run_job(spec: JobSpec, emit, cancel) -> object:
 def _paint_photo(spec: JobSpec, emit, cancel) -> tuple[Path, dict]:
     """:func:`styletransfer.engine.stylize`; the result as PNG; progress throttled."""
     from styletransfer.engine import StyleOptions, stylize
+    from styletransfer.images import PNG_SAVE_OPTIONS
 
     last = [0.0]
 
@@ -64,7 +65,7 @@ def _paint_photo(spec: JobSpec, emit, cancel) -> tuple[Path, dict]:
                     cancel=cancel)
     out = Path(spec.output_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    image.save(out, format="PNG")
+    image.save(out, format="PNG", **PNG_SAVE_OPTIONS)  # 0.07 instead of ~0.25 s at 1024 px
     return out, {"method": spec.method, "alpha": float(options.alpha), "preserve_color": bool(options.preserve_color),
                  "max_side": options.max_side, "steps": options.steps, "size": list(image.size)}
 
