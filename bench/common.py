@@ -106,8 +106,10 @@ def run_ours(
     max_side: int = 512,
     device: str = "auto",
     progress: Callable | None = None,
+    backend: str = "auto",
 ) -> Image.Image:
-    """Stylise PIL ``content`` with preset ``preset`` by ``method`` ("adain", "johnson", "gatys").
+    """Stylise PIL ``content`` with preset ``preset`` by ``method`` ("adain", "johnson", "gatys");
+    ``backend`` as :class:`styletransfer.engine.StyleOptions`' (auto, torch or onnx).
 
     Raises:
         Unavailable: missing checkpoint or library module (cell text in the message).
@@ -123,7 +125,7 @@ def run_ours(
         engine = None
     try:
         if engine is not None:
-            options = engine.StyleOptions(alpha=alpha, max_side=max_side, steps=steps, device=device)
+            options = engine.StyleOptions(alpha=alpha, max_side=max_side, steps=steps, device=device, backend=backend)
             return engine.stylize(content, preset, method=method, options=options, progress=progress)
         return _run_modules(method, content, preset, alpha=alpha, steps=steps, max_side=max_side, device=device)
     except CheckpointMissingError:

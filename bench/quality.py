@@ -81,6 +81,8 @@ def parse_args(argv=None):
     p.add_argument("--gatys-steps", type=int, default=None, help="Gatys steps (default: the library's)")
     p.add_argument("--pastiche-steps", type=int, default=None, help="pastiche steps (default: its own, 1000)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (our methods and pastiche)")
+    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"),
+                   help="our AdaIN and Johnson: auto (ONNX Runtime on the CPU once exported), torch or onnx")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "quality")
     p.add_argument("--reuse", action="store_true", help="keep results already in --out with the same settings")
     p.add_argument("--sheet", type=Path, default=REPO / "docs" / "examples.png",
@@ -144,6 +146,8 @@ def settings_for(method: str, args, preset: str) -> dict:
         s["checkpoint"] = card
     if method == "gatys":
         s["steps"] = args.gatys_steps or "default"
+    if method in ("adain", "adain0.6", "johnson") and args.backend != "auto":
+        s["backend"] = args.backend
     if method == "pastiche":
         s["steps"] = args.pastiche_steps or 1000
     return s
@@ -160,7 +164,8 @@ def stylise(method: str, photo: Path, content: Image.Image, preset: str, args, o
         alpha = 0.6 if method == "adain0.6" else 1.0
         steps = args.gatys_steps if method == "gatys" else None
         style = str(args.heldout[preset]) if preset in args.heldout else preset
-        out = common.run_ours(base, content, style, alpha=alpha, steps=steps, max_side=args.size, device=device)
+        out = common.run_ours(base, content, style, alpha=alpha, steps=steps, max_side=args.size, device=device,
+                              backend=args.backend)
     elif method == "stlite":
         out = common.run_stlite_arbitrary(content, style_file(args, preset), max_side=args.size)
     elif method == "pastiche":

@@ -67,7 +67,7 @@ def test_export_writes_an_8_bit_content_encoder_and_exact_style_encoder_and_deco
     assert ort_adain.ready()
     assert {env["encoder"].parent, env["style_encoder"].parent, env["decoder"].parent} == {env["cache"]}
     enc = json.loads(env["encoder"].with_suffix(".json").read_text())
-    assert enc["int8"] is True and 0 < enc["error_vs_torch"] <= ort_adain.INT8_TOLERANCE
+    assert enc["int8"] is True and 0 < enc["error_vs_torch"] <= ort_adain.INT8_TOLERANCE and enc["input"] == "pixels"
     graph = onnx.load(str(env["encoder"])).graph
     assert {n.op_type for n in graph.node} >= {"QLinearConv"} and "Conv" not in {n.op_type for n in graph.node}
     assert [i.name for i in graph.input] == ["pixels"]  # the first convolution reads 8-bit pixels
@@ -349,3 +349,20 @@ def test_stylize_prepare_exports_every_graph_and_the_presets_statistics(env, cap
     assert cli.main(["prepare"]) == 0
     assert all(": kept" in ln for ln in capsys.readouterr().out.splitlines()[:-1])
     assert cli.main(["prepare", "now"]) == 2
+
+
+def test_a_graph_without_the_fp32_first_convolution_is_left_as_it_is(tmp_path):
+    """The rewrite to a pixel input refuses a graph of another layout (another quantiser's)
+    with ValueError and leaves the file alone; the export then keeps the float input."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["image"], ["relu4_1"])], "g",
+                              [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 4, 4])],
+                              [helper.make_tensor_value_info("relu4_1", TensorProto.FLOAT, [1, 3, 4, 4])])
+    path = tmp_path / "enc.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="first convolution"):
+        ort_adain._pixel_input(path)
+    assert path.read_bytes() == before
