@@ -308,18 +308,17 @@ def _pixel_input(path: Path) -> None:
     scale = np.maximum(hi - lo, 1e-12) / 255.0
     zero = np.clip(np.rint(-lo / scale), 0, 255)
     wq = np.clip(np.rint(w / scale[:, None]) + zero[:, None], 0, 255).astype(np.uint8)
-    # everything upstream of the quantised ReLU output goes
-    producer = {o: n for n in graph.node for o in n.output}
-    gone, todo = set(), [quant.name]
-    by_name = {n.name: n for n in graph.node}
+    # everything upstream of the quantised ReLU output goes (nodes by position: names may repeat)
+    nodes = list(graph.node)
+    producer = {o: k for k, n in enumerate(nodes) for o in n.output}
+    gone, todo = set(), [nodes.index(quant)]
     while todo:
-        node = by_name[todo.pop()]
-        if node.name in gone:
-            continue
-        gone.add(node.name)
-        todo += [producer[i].name for i in node.input if i in producer]
-    kept = [n for n in graph.node if n.name not in gone]
-    gone_outputs = {o for n in graph.node if n.name in gone for o in n.output} - {quant.output[0]}
+        k = todo.pop()
+        if k not in gone:
+            gone.add(k)
+            todo += [producer[i] for i in nodes[k].input if i in producer]
+    kept = [n for k, n in enumerate(nodes) if k not in gone]
+    gone_outputs = {o for k in gone for o in nodes[k].output} - {quant.output[0]}
     if any(i in gone_outputs for n in kept for i in n.input):
         raise ValueError(f"{path.name}: the first convolution's inputs are used elsewhere")
     first = helper.make_node(
