@@ -1,7 +1,7 @@
 """Try stylebot without Telegram: start the fake Bot API server and the real
 ``stylebot``, drive one conversation, print the transcript, save the result.
 
-    python -m tests.demo [--photo P] [--style starry_night] [--method gatys]
+    python -m tests.demo [--photo P] [--style starry_night | PICTURE] [--method gatys]
                          [--max-side 256] [--steps 100] [--out stylebot-demo.png]
 
 The bot runs exactly as deployed (the ``stylebot`` console script, configured by
@@ -209,12 +209,16 @@ async def demo(photo: Path, style: str, method: str | None, max_side: int, steps
                     await you.wait_for(timeout=20)
                     await you.send_photo(photo)
                     styles = await you.wait_for(lambda m: m.buttons, timeout=20)
+                    own = Path(style).is_file()  # a picture of the user's: "My own style", then send it
                     label = next((b for b in (b for r in styles.buttons for b in r)
-                                  if b["callback_data"].endswith(":" + style)), None)
+                                  if b["callback_data"].endswith(":" + ("own" if own else style))), None)
                     if label is None:
                         print(f"! no preset {style!r} on the keyboard", file=sys.stderr)
                         return 2
                     await you.click(styles, data=label["callback_data"])
+                    if own:
+                        await you.wait_for(lambda m: not m.buttons and m.text, timeout=20)  # "send me the style image"
+                        await you.send_photo(Path(style))
                     menu = await you.wait_for(lambda m: m.buttons and any(
                         b["callback_data"].startswith("me:") for r in m.buttons for b in r), timeout=20)
                     choices = [b for r in menu.buttons for b in r if b["callback_data"].startswith("me:")]
@@ -236,7 +240,8 @@ async def demo(photo: Path, style: str, method: str | None, max_side: int, steps
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--photo", type=Path, default=None, help="content photo (default: tubingen.jpg)")
-    parser.add_argument("--style", default="starry_night", help="preset name (see /styles)")
+    parser.add_argument("--style", default="starry_night",
+                        help="preset name (see /styles), or a picture file sent as your own style")
     parser.add_argument("--method", default=None, choices=["adain", "johnson", "gatys"],
                         help="default: the first one the bot offers")
     parser.add_argument("--max-side", type=int, default=256, help="MAX_SIDE of the bot, pixels")
