@@ -459,5 +459,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("out of memory; try a smaller --size")
 
 
+def entry() -> None:
+    """The ``stylize`` console script: :func:`main`, then leave without the interpreter's
+    teardown (ONNX Runtime's sessions and memory arena freed page by page, every module
+    unloaded): 40-45 ms of a 0.4-1.4 s command on 2 Xeon cores. Every file the command
+    writes is closed when :func:`main` returns; standard output and error are flushed here."""
+    import os
+
+    status = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+    os._exit(status)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

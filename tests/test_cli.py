@@ -112,6 +112,11 @@ def test_console_script_subprocess(tmp_path: Path):
                          capture_output=True, text=True, cwd=REPO)
     assert res.returncode == 1
     assert res.stderr.strip().splitlines() == [f"stylize: error: content image '{tmp_path / 'nope.jpg'}' not found"]
+    # the script leaves without the interpreter's teardown: what went to a pipe must be flushed first
+    res = subprocess.run(cmd + ["presets"], capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 0 and len(res.stdout.splitlines()) == 8 and res.stderr == "", res
+    res = subprocess.run(cmd + ["--help"], capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 0 and "--method" in res.stdout, res
 
 
 def test_presets_listing_does_not_import_torch():
