@@ -223,12 +223,18 @@ def run(args: argparse.Namespace) -> int:
     content = Path(args.content)
     if not content.is_file():
         raise StyleTransferError(f"content image {args.content!r} not found")
-    from .video import looks_like_video
+    from .images import STILL_IMAGE_SUFFIXES
 
+    if content.suffix.lower() in STILL_IMAGE_SUFFIXES:  # known without the video module (~10 ms)
+        video = False
+    else:
+        from .video import looks_like_video
+
+        video = looks_like_video(content)
     if args.method == "auto":
-        args.method = pick_method(args.style, video=looks_like_video(content))
+        args.method = pick_method(args.style, video=video)
 
-    if looks_like_video(content):
+    if video:
         return run_video(args, content)
     if args.output.suffix.lower() in _VIDEO_OUT - {".gif"}:
         raise StyleTransferError(f"{content.name!r} is a still image; write the result to an image "

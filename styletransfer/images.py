@@ -44,7 +44,7 @@ def _register_heif() -> None:
     register_heif_opener()
 
 __all__ = ["ImageSource", "open_image", "normalize_image", "fit_max_side", "image_info", "DEFAULT_MAX_PIXELS", "DEFAULT_MIN_SIDE",
-           "PNG_SAVE_OPTIONS"]
+           "PNG_SAVE_OPTIONS", "STILL_IMAGE_SUFFIXES"]
 
 #: Accepted sources: a file path, the file's bytes, or a readable binary file object.
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
@@ -53,6 +53,8 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
 DEFAULT_MAX_PIXELS = 40_000_000
 #: Smallest accepted side, in pixels.
 DEFAULT_MIN_SIDE = 16
+#: File suffixes of still pictures: never probed as video.
+STILL_IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif"})
 #: ``Image.save`` options for PNG: zlib's fastest level and run-length strategy. A 1024x768
 #: painting took 0.067 s and 1.35 MB, against 0.084 s and 1.48 MB at level 1 alone and
 #: 0.23 s and 1.34 MB at Pillow's default level 6; a photo 0.065 against 0.22-0.28 s, the

@@ -221,7 +221,9 @@ def looks_like_video(path: str | Path) -> bool:
             return False
     if suffix in VIDEO_SUFFIXES:
         return True
-    if suffix in {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif"}:
+    from .images import STILL_IMAGE_SUFFIXES
+
+    if suffix in STILL_IMAGE_SUFFIXES:
         return False
     try:
         probe(p)
