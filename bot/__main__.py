@@ -171,7 +171,8 @@ async def _export_ratings(settings: Settings, fmt: str, output: str, survey: boo
     if fmt == "json":
         buf.write(json.dumps(rows, indent=1) + "\n")
     else:
-        fields = (["answer_id", "user_id", "pair", "method", "score", "skipped", "answered_at"] if survey else
+        fields = (["answer_id", "user_id", "pair", "method", "score", "skipped", "answered_at", "drawn_from",
+                   "partial_draw"] if survey else
                   ["rating_id", "job_id", "user_id", "score", "method", "style", "alpha", "preserve_color", "media",
                    "max_side", "seconds", "rated_at"])
         writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")

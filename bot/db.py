@@ -102,6 +102,9 @@ class Stats:
     own: StatLine = field(default_factory=lambda: StatLine(0, None))
     #: /survey scores per (hidden) method, skips left out
     survey: dict[str, StatLine] = field(default_factory=dict)
+    #: of those, the answers per method whose method was drawn among fewer than all of the
+    #: pair's methods (the slower pictures were still being painted)
+    survey_partial: dict[str, int] = field(default_factory=dict)
 
 
 def _line(count: Any, mean: Any, mean_sq: Any = None) -> StatLine:
@@ -373,6 +376,12 @@ class Store:
                        func.avg(survey_score * survey_score))
                 .where(SurveyAnswer.score.is_not(None)).group_by(SurveyAnswer.method).order_by(SurveyAnswer.method)
             )
+            survey = survey.all()
+            partial = await db.execute(
+                select(SurveyAnswer.method, func.count(SurveyAnswer.id))
+                .where(SurveyAnswer.score.is_not(None), SurveyAnswer.partial_draw.is_(True))
+                .group_by(SurveyAnswer.method)
+            )
             own = (0, None)
             if user_id is not None:
                 own = (await db.execute(
@@ -383,7 +392,8 @@ class Store:
             per_method={m: _line(c, a, q) for m, c, a, q in per_method.all()},
             per_preset={p: _line(c, a, q) for p, c, a, q in per_preset.all()},
             own=_line(*own),
-            survey={m: _line(c, a, q) for m, c, a, q in survey.all()},
+            survey={m: _line(c, a, q) for m, c, a, q in survey},
+            survey_partial={m: int(c) for m, c in partial.all()},
         )
 
     # /survey ------------------------------------------------------------------------------
@@ -393,21 +403,26 @@ class Store:
             rows = await db.scalars(select(SurveyAnswer).where(SurveyAnswer.user_id == user_id))
             return {row.pair: row for row in rows}
 
-    async def survey_show(self, user_id: int, pair: str, method: str, allowed: list[str] | None = None) -> SurveyAnswer:
+    async def survey_show(self, user_id: int, pair: str, method: str, allowed: list[str] | None = None,
+                          partial: bool = False) -> SurveyAnswer:
         """The user's row for ``pair``: the existing one (its method stays what was drawn
         first, unless it is unanswered and no longer in ``allowed``: then ``method``), else a
-        new unanswered one with ``method``."""
+        new unanswered one with ``method``. ``allowed``: the methods ``method`` was drawn
+        among; ``partial``: some of the pair's methods had no picture yet (both are stored
+        with a new draw, so /stats and the export can tell such answers apart)."""
+        drawn_from = ",".join(sorted(allowed)) if allowed is not None else None
         for _ in range(2):
             try:
                 async with self.sessions.begin() as db:
                     row = await db.scalar(select(SurveyAnswer).where(SurveyAnswer.user_id == user_id,
                                                                       SurveyAnswer.pair == pair))
                     if row is None:
-                        row = SurveyAnswer(user_id=user_id, pair=pair, method=method, score=None, skipped=False)
+                        row = SurveyAnswer(user_id=user_id, pair=pair, method=method, score=None, skipped=False,
+                                           drawn_from=drawn_from, partial_draw=bool(partial))
                         db.add(row)
                     elif (allowed is not None and row.method not in allowed and row.score is None
                           and not row.skipped):
-                        row.method = method
+                        row.method, row.drawn_from, row.partial_draw = method, drawn_from, bool(partial)
                     return row
             except IntegrityError:  # shown twice at once (a double tap): read the other one
                 continue
@@ -433,7 +448,8 @@ class Store:
             rows = await db.scalars(select(SurveyAnswer).where(
                 (SurveyAnswer.score.is_not(None)) | SurveyAnswer.skipped.is_(True)).order_by(SurveyAnswer.id))
             return [{"answer_id": r.id, "user_id": r.user_id, "pair": r.pair, "method": r.method, "score": r.score,
-                     "skipped": r.skipped, "answered_at": r.answered_at.isoformat() if r.answered_at else None}
+                     "skipped": r.skipped, "answered_at": r.answered_at.isoformat() if r.answered_at else None,
+                     "drawn_from": r.drawn_from, "partial_draw": bool(r.partial_draw)}
                     for r in rows]
 
     async def jobs_since(self, since) -> list[tuple[Any, str, str]]:

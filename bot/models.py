@@ -164,6 +164,11 @@ class SurveyAnswer(Base):
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
     shown_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: the methods ``method`` was drawn among ("adain,johnson"); a pair is shown as soon as one
+    #: method has painted it, so right after start-up a draw may lack the slow ones
+    drawn_from: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: True when some method that paints the pair had no picture yet at the draw
+    partial_draw: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class SurveyRender(Base):

@@ -10,9 +10,13 @@ style transferred", overall mean 7.3).
   ``<DATA_DIR>/survey/`` as one JPEG: the photo and the painting on the left, the result on
   the right. The file name holds a key of the inputs, the method, the size and the sha256
   of the trained weights, so a new checkpoint is painted again and never per user.
-- Per user the method of a pair is drawn at random among the pair's rendered methods
-  when the pair is first shown, and stored (``survey_answers``) with the score, so
-  stopping and resuming shows the same picture; stats are per pair and method.
+- Painting order (:meth:`SurveyImages.missing`): first one picture of every pair by its
+  fastest method, then the other fast methods, Gatys (tens of seconds a picture on a CPU)
+  last; so right after start-up every pair can be shown within seconds.
+- Per user the method of a pair is drawn at random among the pair's methods that have a
+  picture when the pair is first shown, and stored (``survey_answers``) with the score
+  and the methods it was drawn among (``partial_draw`` when some were still being
+  painted), so stopping and resuming shows the same picture; stats are per pair and method.
 
 Nothing here imports torch.
 """
@@ -40,6 +44,8 @@ SAMPLE_PHOTO = Path(__file__).resolve().parent.parent / "styletransfer" / "sampl
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
 #: bumped when the composite layout changes, so cached pictures are painted again
 LAYOUT_VERSION = 1
+#: Methods in the order their pictures are painted: the fast feed-forward ones first.
+PAINT_ORDER = ("johnson", "adain", "gatys")
 
 
 class SurveyError(ValueError):
@@ -219,17 +225,34 @@ class SurveyImages:
         return [pair for pair in self.pairs if self.usable(pair)]
 
     def methods(self, pair: SurveyPair) -> list[str]:
-        """The pair's methods that have a picture (empty while it is still being painted)."""
-        wanted = [m for m in self._methods[pair.id] if (pair.id, m) not in self._failed]
-        done = [m for m in wanted if self.path(pair, m).is_file()]
-        return done if len(done) == len(wanted) else []
+        """The pair's methods that have a picture (empty while none has one yet)."""
+        return [m for m in self._methods[pair.id]
+                if (pair.id, m) not in self._failed and self.path(pair, m).is_file()]
+
+    def complete(self, pair: SurveyPair) -> bool:
+        """True when every method that should paint the pair (and did not fail) has painted it."""
+        return all(self.path(pair, m).is_file() for m in self._methods[pair.id] if (pair.id, m) not in self._failed)
 
     def ready_count(self) -> int:
         return sum(1 for pair in self.active_pairs() if self.methods(pair))
 
     def missing(self) -> list[tuple[SurveyPair, str]]:
-        return [(pair, m) for pair in self.pairs for m in self._methods[pair.id]
+        """The pictures still to paint, in painting order: one picture for every pair that has
+        none (its fastest method), then the rest of the fast methods, then Gatys."""
+        def rank(method: str) -> int:
+            return PAINT_ORDER.index(method) if method in PAINT_ORDER else len(PAINT_ORDER)
+
+        todo = [(pair, m) for pair in self.pairs for m in self._methods[pair.id]
                 if (pair.id, m) not in self._failed and not self.path(pair, m).is_file()]
+        shown = {pair.id for pair in self.pairs if self.methods(pair)}
+        first: dict[str, tuple[SurveyPair, str]] = {}
+        for pair, m in sorted(todo, key=lambda item: rank(item[1])):
+            if pair.id not in shown and pair.id not in first and m != "gatys":
+                first[pair.id] = (pair, m)
+        firsts = [first[pair.id] for pair in self.pairs if pair.id in first]
+        rest = [item for item in todo if item not in firsts]
+        rest.sort(key=lambda item: (item[1] == "gatys", rank(item[1])))  # stable: pairs stay in order
+        return firsts + rest
 
     def prune(self) -> int:
         """Delete cached pictures no pair and method uses any more (old weights, old pairs)."""

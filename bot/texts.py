@@ -107,6 +107,9 @@ STATS_BY_METHOD = N_("By method:")
 STATS_BY_PRESET = N_("By preset:")
 STATS_YOURS = N_("Your ratings")
 STATS_SURVEY = N_("/survey (method hidden):")
+STATS_SURVEY_PARTIAL = N_(
+    "({k} of these answers were drawn among fewer methods: the slower pictures were still being painted)"
+)
 
 SURVEY_INTRO = N_(
     "The survey: {n} pictures, each painted from a photo and a painting by one of my methods. Which method "
@@ -132,7 +135,7 @@ SURVEY_DONE = N_(
 SURVEY_ALL_ANSWERED = N_("You have answered all {n} survey pictures, thank you! /stats shows the results.")
 SURVEY_PREPARING = N_(
     "The survey pictures are still being painted ({ready} of {n} ready). Please send /survey again in a few "
-    "minutes."
+    "seconds."
 )
 SURVEY_UNAVAILABLE = N_("The survey is not available on this bot right now.")
 SURVEY_TUBINGEN = N_("Tübingen (photo: Andreas Praefcke, CC BY 3.0)")

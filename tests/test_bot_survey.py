@@ -8,6 +8,11 @@ real inference process painting the pictures), and the survey's parts on their o
   which agree with the rows in the database. A Russian user reads the survey in Russian.
 - SURVEY_DIR: the operator's pairs (an own style image), painted at the first /survey.
 - The cache key changes with a checkpoint's sha256, so new weights are painted again.
+- Right after start-up at the default size (512 px): the first picture within 60 s of
+  /survey, 8 pairs rated while Gatys is still painting (each draw records the methods it
+  was drawn among), and a user's own job that arrives while a Gatys survey picture is
+  being painted starts within a few seconds.
+- The painting order: one picture of every pair by a fast method first, Gatys last.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from bot.i18n import language
 from bot.survey import SAMPLE_PHOTO, SurveyError, SurveyImages, SurveyPair, builtin_pairs, load_pairs, render_key
 from styletransfer.presets import PRESETS, preset_path
 from tests.bot_runner import serving_stylebot
+from tests.test_bot_e2e import choose, photo_bytes, result_of
 from tests.fake_telegram import FakeMessage, FakeTelegram, FakeUser
 
 WAIT = 240.0  # s: the inference process starts, then paints 20 small pictures
@@ -216,7 +222,8 @@ def test_new_weights_change_the_cache_key_and_old_pictures_are_pruned(tmp_path, 
     old = images.path(pair, "johnson")
     old.parent.mkdir()
     old.write_bytes(b"jpeg")
-    assert images.methods(pair) == [] and images.methods_wanted(pair) == ["johnson", "gatys"]
+    assert images.methods(pair) == ["johnson"] and images.methods_wanted(pair) == ["johnson", "gatys"]
+    assert not images.complete(pair)  # shown at once, but a draw now lacks Gatys
     card = json.loads((root / "johnson" / "starry_night.json").read_text())
     card["sha256"] = "0" * 64  # as if a new net had been trained
     (root / "johnson" / "starry_night.json").write_text(json.dumps(card))
@@ -225,3 +232,65 @@ def test_new_weights_change_the_cache_key_and_old_pictures_are_pruned(tmp_path, 
     assert fresh.prune() == 1 and not old.exists()
     with language("en"):
         assert fresh.missing() == [(pair, "johnson"), (pair, "gatys")]
+
+
+def test_paint_order_gives_every_pair_a_fast_picture_first(tmp_path):
+    pairs = builtin_pairs()
+    images = SurveyImages(pairs, tmp_path / "survey", max_side=512, gatys_steps=300)
+    images._methods = {p.id: ["adain", "johnson", "gatys"] for p in pairs}  # as with every net on disk
+    todo = images.missing()
+    assert len(todo) == 30
+    firsts = todo[:10]
+    assert [p.id for p, _ in firsts] == [p.id for p in pairs] and {m for _, m in firsts} == {"johnson"}
+    assert {m for _, m in todo[10:20]} == {"adain"} and {m for _, m in todo[20:]} == {"gatys"}
+    # a pair that already has a picture gets no "first" one
+    images.path(pairs[0], "adain").parent.mkdir(parents=True, exist_ok=True)
+    images.path(pairs[0], "adain").write_bytes(b"jpeg")
+    todo = images.missing()
+    assert todo[0] == (pairs[1], "johnson") and (pairs[0], "johnson") in todo[9:]
+    assert images.methods(pairs[0]) == ["adain"] and not images.complete(pairs[0])
+
+
+async def test_first_minutes_after_start_up(tmp_path):
+    """The issue's first minutes on a CPU: /survey right after start-up at the default
+    512 px, rate 8 pairs, then a user's own job while Gatys paints survey pictures."""
+    loop = asyncio.get_running_loop()
+    async with FakeTelegram() as tg, serving_stylebot(tg, tmp_path, survey_prerender=True, survey_max_side=512,
+                                                      gatys_steps=300):
+        started = loop.time()
+        alice = tg.user(7101, "Alice")
+        first = await _first_picture(alice, timeout=60)
+        first_s = loop.time() - started
+        assert first_s <= 60, first_s
+        picture = first
+        for k in range(1, 9):
+            assert _number(picture) == k, alice.transcript()
+            picture = await _answer(alice, picture, str(k))
+        rated_s = loop.time() - started
+        rows = _rows(tmp_path, 7101)
+        assert sum(1 for _, score, _ in rows.values() if score is not None) == 8
+        with contextlib.closing(sqlite3.connect(tmp_path / "bot.db")) as db:
+            draws = db.execute("select method, drawn_from, partial_draw from survey_answers where user_id = 7101")
+            draws = draws.fetchall()
+        assert all(method in drawn_from.split(",") for method, drawn_from, _ in draws), draws
+        # Gatys paints 300 steps at 512 px (tens of seconds): some draws were partial
+        assert any(partial for _, _, partial in draws), draws
+
+        # a user's own job while a survey picture is painted starts within seconds
+        folder = tmp_path / "data" / "survey"
+        probe = SurveyImages(builtin_pairs(), folder, max_side=512, gatys_steps=300)
+        fast = sum(1 for p in builtin_pairs() for m in probe.methods_wanted(p) if m != "gatys")
+        for _ in range(240):  # until every fast picture is there: Gatys is at work
+            if len(list(folder.glob("*.jpg"))) >= fast:
+                break
+            await asyncio.sleep(0.5)
+        assert len(list(folder.glob("*.jpg"))) < fast + len(builtin_pairs())  # Gatys not done
+        bob = tg.user(7102, "Bob")
+        await bob.send_photo(photo_bytes(SAMPLE_PHOTO, 640))
+        submitted = loop.time()
+        status = await choose(bob, "udnie", "johnson")
+        result = await result_of(bob, status)
+        waited = loop.time() - submitted
+        assert result.photo and waited <= 15, (waited, bob.transcript())
+        print(f"first survey picture {first_s:.1f} s after start-up, 8 rated by {rated_s:.1f} s; "
+              f"a Johnson job during survey painting delivered in {waited:.1f} s")

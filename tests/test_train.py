@@ -109,6 +109,38 @@ def test_half_width_inverter_then_adain_with_grid(shared_data, tmp_path):
     assert model.stylize(torch.rand(1, 3, 40, 56), [torch.rand(1, 3, 32, 32)]).shape == (1, 3, 40, 56)
 
 
+def test_adain_on_nested_style_folders_with_relu5_1_and_a_heldout_folder(shared_data, tmp_path):
+    """The WikiArt bank's layout (one folder per movement) is read recursively, several style
+    folders add up, relu5_1 joins the style loss (its share logged), and the grid's unseen
+    styles come from a folder of held-out paintings, evenly spaced, never trained on."""
+    bank = tmp_path / "bank"
+    for movement, files in (("Cubism", ["la_muse.jpg", "asheville.jpg"]), ("Baroque", ["candy.jpg"])):
+        (bank / movement).mkdir(parents=True)
+        for name in files:
+            (bank / movement / name).write_bytes((shared_data / "train" / "style" / name).read_bytes())
+    heldout = tmp_path / "heldout"
+    heldout.mkdir()
+    for name in sorted((shared_data / "eval" / "style").glob("*.jpg"))[:5]:
+        (heldout / name.name).write_bytes(name.read_bytes())
+    out, state = tmp_path / "decoder.safetensors", tmp_path / "adain.pt"
+    args = ["adain", "--content", str(shared_data / "train" / "content"), "--style", str(bank),
+            str(shared_data / "train" / "style"), "--holdout", "", "--heldout-dir", str(heldout),
+            "--heldout-count", "3", "--style-layers", "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1",
+            "--style-min-scale", "0.3", "--batch", "2", "--crop", "32", "--quiet", "--bank-size", "8",
+            "--style-bank-size", "8", "--cache-dir", str(tmp_path / "cache"), "--threads", "1", "--width", "0.5",
+            "--eval-size", "48", "--eval-every", "0", "--steps", "2", "--out", str(out), "--state", str(state)]
+    with pytest.raises(SystemExit, match="also training styles"):
+        main([*args[:6], str(heldout), *args[6:]])  # held out means never trained on
+    assert main(args) == 0
+    card = load_checkpoint(out)[1]
+    n_train = len(list((shared_data / "train" / "style").glob("*.jpg")))
+    assert card["n_styles"] == n_train + 3 and card["style_layers"][-1] == "relu5_1"
+    assert card["recent_mean_losses"]["style_relu5_1"] > 0
+    names = sorted(p.stem for p in heldout.glob("*.jpg"))
+    assert card["heldout_styles"] == [names[0], names[2], names[4]] and card["grid"]["heldout"]["pairs"] == 4 * 3
+    assert card["heldout_dir"].endswith("heldout")
+
+
 def test_johnson_trains_exports_and_resumes(shared_data, tmp_path):
     out, state = tmp_path / "starry_night.safetensors", tmp_path / "j.train-state.pt"
     common = ["johnson", "--style", "starry_night", "--content", str(shared_data / "train" / "content"),

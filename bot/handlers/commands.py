@@ -118,6 +118,9 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if result.survey:
         lines += ["", texts.STATS_SURVEY]
         lines += [_fmt(texts.METHOD_NAMES.get(m, m), line) for m, line in result.survey.items()]
+        partial = sum(result.survey_partial.values())
+        if partial:
+            lines.append(texts.STATS_SURVEY_PARTIAL.format(k=partial))
     lines += ["", _fmt(texts.STATS_YOURS, result.own), texts.STATS_REPORT]
     text = "\n".join(lines) + await _admin_lines(svc, update.effective_user.id)
     from ..charts import stats_chart

