@@ -118,7 +118,7 @@ def _json(code: str, env: dict) -> dict:
 
 
 async def _spawn_to_ready(device: str) -> float:
-    from bot.jobs import InferenceWorker
+    from bot.jobs.local import InferenceWorker
 
     worker = InferenceWorker(poll_s=0.02, device=device)
     worker.start()

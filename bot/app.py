@@ -1,5 +1,10 @@
-"""Building the python-telegram-bot Application and starting/stopping its services
-(database + migrations, inference process, job scheduler, bot commands)."""
+"""The wiring: the python-telegram-bot Application with its handlers, and the services
+it starts and stops (database + migrations, the job queue of the configured engine and
+its inference, the delivery, the /survey pictures, the bot's commands).
+
+The one place that knows every layer (see the README's architecture section): the
+Telegram side (:mod:`bot.telegram`) and the job engines (:mod:`bot.jobs`) meet here
+only, through :class:`bot.context.Services`."""
 
 from __future__ import annotations
 
@@ -12,11 +17,10 @@ from telegram.ext import AIORateLimiter, Application
 from . import texts
 from .config import Settings
 from .context import KEY, Services
-from .db import Store, migrate
-from .delivery import Delivery
-from .handlers import register
-from .jobs import InferenceWorker
-from .scheduler import Scheduler
+from .jobs.local import InferenceWorker, LocalQueue
+from .store.db import Store, migrate
+from .telegram.delivery import Delivery
+from .telegram.handlers import register
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +66,12 @@ async def start_services(app: Application) -> None:
     if settings.scale_out:
         # PostgreSQL: jobs go through the task engine to stylebot-worker processes (WORKERS of
         # them started here); a restart re-attaches to the jobs the engine still has
-        from .dispatch import EngineScheduler, EngineWorkers
-        from .engine import ensure_schema
+        from .jobs.procrastinate import ProcrastinateQueue, WorkerPool, ensure_schema
 
         await ensure_schema(settings.database_url)
-        workers = EngineWorkers(settings.database_url, settings.workers, settings)
+        workers = WorkerPool(settings.database_url, settings.workers, settings)
         workers.start()
-        scheduler = EngineScheduler(store, workers, delivery, settings)
+        scheduler = ProcrastinateQueue(store, workers, delivery, settings)
         await scheduler.open()
         worker = workers
     else:
@@ -77,7 +80,7 @@ async def start_services(app: Application) -> None:
             log.info("%d unfinished job(s) queued again", requeued)
         worker = InferenceWorker(device=settings.device)
         worker.start()
-        scheduler = Scheduler(store, worker, delivery, settings)
+        scheduler = LocalQueue(store, worker, delivery, settings)
     scheduler.gatys_history[:] = await store.recent_seconds("gatys")
     services.store, services.delivery, services.scheduler = store, delivery, scheduler
     services.gatys_history = scheduler.gatys_history
@@ -99,7 +102,8 @@ async def start_services(app: Application) -> None:
 def survey_images(settings: Settings):
     """The /survey pictures: the built-in pairs or SURVEY_DIR's, cached under DATA_DIR/survey
     (None, logged, when SURVEY_DIR is unusable: the rest of the bot still works)."""
-    from .survey import SurveyError, SurveyImages, builtin_pairs, load_pairs
+    from .jobs.survey import SurveyImages
+    from .survey import SurveyError, builtin_pairs, load_pairs
 
     try:
         pairs = load_pairs(settings.survey_dir) if settings.survey_dir else builtin_pairs()

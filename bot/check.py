@@ -101,7 +101,7 @@ async def _database(settings: Settings) -> Check:
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from .db import _alembic_dir
+    from .store.db import _alembic_dir
 
     url = settings.database_url
     try:

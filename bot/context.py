@@ -9,10 +9,10 @@ from telegram.ext import ContextTypes
 
 if TYPE_CHECKING:
     from .config import Settings
-    from .db import Store
-    from .delivery import Delivery
-    from .scheduler import Scheduler
-    from .survey import SurveyImages
+    from .jobs.queue import JobQueue
+    from .jobs.survey import SurveyImages
+    from .store.db import Store
+    from .telegram.delivery import Delivery
 
 KEY = "stylebot"
 
@@ -21,7 +21,7 @@ KEY = "stylebot"
 class Services:
     settings: "Settings"
     store: "Store | None" = None
-    scheduler: "Scheduler | None" = None
+    scheduler: "JobQueue | None" = None
     delivery: "Delivery | None" = None
     survey: "SurveyImages | None" = None
     albums: dict[str, list] = field(default_factory=dict)

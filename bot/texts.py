@@ -235,6 +235,13 @@ def stats_line(name: str, count: int, mean: str) -> str:
                     count).format(name=name, count=count, mean=mean)
 
 
+def style_title(style_name: str) -> str:
+    """A preset's title, or "your style image", in the current language."""
+    from styletransfer.presets import PRESETS
+
+    return preset_title(style_name) if style_name in PRESETS else gettext(_STRINGS["OWN_STYLE_NAME"])
+
+
 def preset_title(name: str) -> str:
     """A preset's title in the current language (the English title for unknown names)."""
     title = _PRESET_TITLES.get(name)

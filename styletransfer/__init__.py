@@ -15,3 +15,7 @@ from .errors import (  # noqa: F401
 )
 
 __version__ = "0.1.0"
+
+from . import _compat
+
+_compat.register({})  # styletransfer.ort and .ort_adain (now styletransfer.onnx) still import, deprecated

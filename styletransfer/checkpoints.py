@@ -41,11 +41,18 @@ class CheckpointCorruptError(StyleTransferError, ValueError):
 
 
 def checkpoint_root() -> Path:
-    """Directory holding ``adain/`` and ``johnson/``: ``$STYLETRANSFER_CHECKPOINTS``
-    or ``<repo>/checkpoints``."""
+    """Directory holding ``adain/`` and ``johnson/``: ``$STYLETRANSFER_CHECKPOINTS``; else
+    the package ``styletransfer.weights`` of an installed wheel (the repository's
+    ``checkpoints/`` folder, shipped under that name; found with importlib.resources); else
+    ``checkpoints/`` beside the package (a source checkout or an editable install)."""
     env = os.environ.get(_ENV)
     if env:
         return Path(env).expanduser()
+    from importlib.resources import files
+
+    packaged = Path(str(files(__package__) / "weights"))
+    if packaged.is_dir():
+        return packaged
     return Path(__file__).resolve().parents[1] / "checkpoints"
 
 

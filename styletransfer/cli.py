@@ -156,13 +156,14 @@ def prepare(out=None) -> int:
     """``stylize prepare``: export the ONNX Runtime graphs of every net in ``checkpoints/``
     (each preset's Johnson net; AdaIN's encoders, their style-statistics fit and decoder) and
     the presets' AdaIN style statistics into the ONNX cache
-    (:func:`styletransfer.ort.cache_dir`), so that no first painting runs in torch or waits
+    (:func:`styletransfer.onnx.runtime.cache_dir`), so that no first painting runs in torch or waits
     for an export (~1 min on 2 cores; graphs already there are kept). Needs torch and
     onnxruntime. Prints a line per graph."""
-    from . import ort_adain
+    from .onnx import adain as ort_adain
     from .checkpoints import available_methods
     from .inputs import StyleOptions, resolve_styles
-    from .ort import cache_dir, export_johnson, ready, runtime_installed
+    from .onnx.johnson import export_johnson, ready
+    from .onnx.runtime import cache_dir, runtime_installed
 
     out = out or sys.stdout
     if not runtime_installed():
@@ -294,21 +295,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _use_onnx(args: argparse.Namespace, preset: str) -> bool:
-    """ONNX Runtime for this Johnson photo (no torch import): see :func:`styletransfer.ort.use_onnx`."""
-    from .ort import use_onnx
+    """ONNX Runtime for this Johnson photo (no torch import): see :func:`styletransfer.onnx.johnson.use_onnx`."""
+    from .onnx.johnson import use_onnx
 
     return use_onnx(preset, args.backend, on_cpu=_on_cpu(args))
 
 
 def _on_cpu(args: argparse.Namespace) -> bool:
-    from .ort import on_cpu
+    from .onnx.runtime import on_cpu
 
     return on_cpu(args.device)
 
 
 def _use_onnx_adain(args: argparse.Namespace, options) -> bool:
-    """ONNX Runtime for this AdaIN photo: see :func:`styletransfer.ort_adain.use_onnx`."""
-    from .ort_adain import use_onnx
+    """ONNX Runtime for this AdaIN photo: see :func:`styletransfer.onnx.adain.use_onnx`."""
+    from .onnx.adain import use_onnx
 
     return use_onnx(args.backend, on_cpu=_on_cpu(args), preserve_color=options.preserve_color)
 
@@ -324,7 +325,7 @@ def _fit_content(content_img, options):
 
 
 def _run_onnx(args: argparse.Namespace, content_img, preset: str, options, fmt: str) -> int:
-    from .ort import stylize_johnson_ort
+    from .onnx.johnson import stylize_johnson_ort
 
     start = time.perf_counter()
     image = stylize_johnson_ort(_fit_content(content_img, options), preset, alpha=options.alpha,
@@ -334,7 +335,7 @@ def _run_onnx(args: argparse.Namespace, content_img, preset: str, options, fmt: 
 
 
 def _run_onnx_adain(args: argparse.Namespace, content_img, styles, options, fmt: str) -> int:
-    from .ort_adain import prepare_styles, stylize_adain_ort
+    from .onnx.adain import prepare_styles, stylize_adain_ort
 
     start = time.perf_counter()
     image = stylize_adain_ort(_fit_content(content_img, options), prepare_styles(styles, options.style_side),
@@ -360,13 +361,14 @@ def _save(image, args: argparse.Namespace, fmt: str, what: str, elapsed: float) 
 def _export_quietly(method: str, preset: str | None, quiet: bool) -> None:
     """After a torch Johnson or AdaIN run on the CPU: export the net(s) for ONNX Runtime
     once, so the next runs skip importing torch. A failure only costs the speed-up."""
-    from .ort import export_johnson, ready, runtime_installed
+    from .onnx.johnson import export_johnson, ready
+    from .onnx.runtime import runtime_installed
 
     if not runtime_installed():
         return
     if method == "adain":
-        from .ort_adain import export_adain
-        from .ort_adain import ready as adain_ready
+        from .onnx.adain import export_adain
+        from .onnx.adain import ready as adain_ready
 
         if adain_ready():
             return

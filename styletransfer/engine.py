@@ -167,7 +167,7 @@ def stylize(
 
     alpha = float(options.alpha)
     if method == "adain" and device.type == "cpu":
-        from .ort_adain import prepare_styles, stylize_adain_ort, use_onnx
+        from .onnx.adain import prepare_styles, stylize_adain_ort, use_onnx
 
         if use_onnx(options.backend, on_cpu=True, preserve_color=options.preserve_color):  # no torch needed
             _report(progress, 0, 1, stage="render")
@@ -219,8 +219,8 @@ def _run_johnson(content_t, preset, alpha, options, device, progress) -> torch.T
     except ImportError as exc:  # pragma: no cover
         raise CheckpointMissingError(f"the Johnson method is not available ({exc})") from exc
     _report(progress, 0, 1, stage="render")
-    if _johnson_on_onnx(preset, options, device):  # the same net in ONNX Runtime (styletransfer.ort)
-        from .ort import johnson_frames
+    if _johnson_on_onnx(preset, options, device):  # the same net in ONNX Runtime (styletransfer.onnx.johnson)
+        from .onnx.johnson import johnson_frames
 
         out = torch.from_numpy(johnson_frames(content_t.float().contiguous().numpy(), preset))
     else:
@@ -233,7 +233,7 @@ def _run_johnson(content_t, preset, alpha, options, device, progress) -> torch.T
 
 
 def _johnson_on_onnx(preset: str, options: StyleOptions, device: torch.device) -> bool:
-    from .ort import use_onnx
+    from .onnx.johnson import use_onnx
 
     return device.type == "cpu" and use_onnx(preset, options.backend, on_cpu=True)
 

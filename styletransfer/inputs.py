@@ -70,8 +70,8 @@ class StyleOptions:
             ``tv_weight``, ``optimizer``, ``scales``, ``init`` …).
         max_pixels: refuse inputs larger than this (pixels, checked before decoding).
         backend: Johnson's and AdaIN's forward pass: ``"auto"`` (ONNX Runtime on
-            the CPU when the graphs are exported, see :mod:`styletransfer.ort` and
-            :mod:`styletransfer.ort_adain`, else torch), ``"torch"`` or ``"onnx"``
+            the CPU when the graphs are exported, see :mod:`styletransfer.onnx.johnson` and
+            :mod:`styletransfer.onnx.adain`, else torch), ``"torch"`` or ``"onnx"``
             (exported first if needed). AdaIN with ``preserve_color`` runs in torch.
     """
 

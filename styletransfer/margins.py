@@ -1,7 +1,7 @@
 """Where the AdaIN encoder's input is padded: a mirrored margin around the content.
 
 Torch-free (shared by :mod:`styletransfer.adain` and the ONNX Runtime path
-:mod:`styletransfer.ort_adain`).
+:mod:`styletransfer.onnx.adain`).
 
 Why a margin: VGG-19 pads every convolution with zeros, so the relu4_1 features of an
 image's outer ring carry a signature of the border, and the AdaIN decoder (trained on

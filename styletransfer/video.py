@@ -79,7 +79,7 @@ class VideoOptions:
         device: ``"auto"``, ``"cpu"``, ``"cuda"``.
         crf: H.264 quality (lower = better, 18-28 sensible).
         backend: Johnson's forward pass: ``"auto"`` (ONNX Runtime on the CPU when onnxruntime
-            is installed, the net's graph exported first if needed, see :mod:`styletransfer.ort`;
+            is installed, the net's graph exported first if needed, see :mod:`styletransfer.onnx.johnson`;
             else torch), ``"torch"``, or ``"onnx"`` (an error without onnxruntime).
         threads: CPU threads (torch, or ONNX Runtime's frames at once); None: all cores.
     """
@@ -243,7 +243,7 @@ class _Painter:
     """The method's batched forward: frames (N, 3, H, W) float32 numpy in [0, 1] -> same.
 
     On the CPU a Johnson preset and AdaIN (without colour preservation) run in ONNX Runtime
-    and never import torch (:mod:`styletransfer.ort`, :mod:`styletransfer.ort_adain`; the
+    and never import torch (:mod:`styletransfer.onnx.johnson`, :mod:`styletransfer.onnx.adain`; the
     graphs are exported first where they are missing); everything else runs in torch on
     ``device``.
     """
@@ -255,15 +255,16 @@ class _Painter:
             if style.name is None:
                 raise InvalidOptionError("the johnson method works only with a preset style")
             self.preset = style.name
-            from .ort import on_cpu, use_onnx
+            from .onnx.johnson import use_onnx
+            from .onnx.runtime import on_cpu
 
             # a clip pays for a missing graph's one-time export (~2 s) within its first frames
             self.onnx = use_onnx(style.name, options.backend, on_cpu=on_cpu(options.device), export_missing=True)
             if self.onnx:
                 return
         elif method == "adain":
-            from . import ort_adain
-            from .ort import on_cpu
+            from .onnx import adain as ort_adain
+            from .onnx.runtime import on_cpu
 
             # ~10 s once; a clip painted in torch runs ~2.5x slower per frame
             self.onnx = ort_adain.use_onnx(options.backend, on_cpu(options.device), options.preserve_color,
@@ -301,12 +302,12 @@ class _Painter:
             self.stats = self.model.style_stats(s, key)
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        if self.onnx and self.method == "adain":  # ONNX Runtime (styletransfer.ort_adain)
-            from .ort_adain import adain_frames
+        if self.onnx and self.method == "adain":  # ONNX Runtime (styletransfer.onnx.adain)
+            from .onnx.adain import adain_frames
 
             return adain_frames(frames, [self.stats], [1.0], float(self.options.alpha), self.options.threads)
-        if self.onnx:  # ONNX Runtime: the same net, exported (styletransfer.ort)
-            from .ort import finish, johnson_frames
+        if self.onnx:  # ONNX Runtime: the same net, exported (styletransfer.onnx.johnson)
+            from .onnx.johnson import finish, johnson_frames
 
             out = johnson_frames(frames, self.preset, self.options.threads)
             return finish(out, frames, self.options.alpha, self.options.preserve_color)

@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - hypothesis is in the dev extra
 
 REPO = Path(__file__).resolve().parents[1]
 
-# ONNX graphs of the Johnson nets (styletransfer.ort) go to a cache of this test run only, so
+# ONNX graphs of the Johnson nets (styletransfer.onnx) go to a cache of this test run only, so
 # which backend paints (torch, or ONNX Runtime once a graph exists) never depends on what an
 # earlier run or the developer's own `stylize` left in ~/.cache; subprocesses inherit it.
 if "STYLETRANSFER_ONNX_CACHE" not in os.environ:

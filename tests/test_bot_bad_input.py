@@ -127,7 +127,7 @@ async def test_panorama_too_thin_is_refused_at_once_in_the_users_words(tg, healt
     """A 4000×150 panorama is answered on upload (not after the queue) with its size and
     what works. This bot runs at MAX_SIDE=64, so 4:1 is the most a 16 px short side allows
     (16:1 at the default 1024: bot.conversation.max_aspect_ratio); 4:1 is accepted."""
-    from bot.conversation import max_aspect_ratio
+    from bot.telegram.conversation import max_aspect_ratio
 
     assert max_aspect_ratio(64) == 4 and max_aspect_ratio(1024) == 16 and max_aspect_ratio(8192) == 16
     user = tg.user(2010, "Pan")

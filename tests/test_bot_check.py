@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.check import format_report, redact_token, run_checks
 from bot.config import Settings
-from bot.db import migrate
+from bot.store.db import migrate
 from tests.fake_telegram import FakeTelegram
 
 REPO = Path(__file__).resolve().parents[1]

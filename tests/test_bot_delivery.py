@@ -1,4 +1,4 @@
-"""bot.delivery.photo_jpeg: the photo message stays a JPEG under Telegram's 10 MB limit."""
+"""bot.telegram.delivery.photo_jpeg: the photo message stays a JPEG under Telegram's 10 MB limit."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from bot import delivery
+from bot.telegram import delivery
 
 
 def _png(size: tuple[int, int], seed: int = 0) -> bytes:
@@ -44,7 +44,7 @@ def test_quality_steps_down_until_the_photo_fits(monkeypatch):
 
 
 def test_no_photo_when_even_quality_60_is_too_big_or_the_shape_is_refused(monkeypatch):
-    """Then the result goes out as a document (bot.delivery.Delivery.result)."""
+    """Then the result goes out as a document (bot.telegram.delivery.Delivery.result)."""
     png = _png((256, 256))
     monkeypatch.setattr(delivery, "PHOTO_MAX_BYTES", _jpeg_size(png, 60) - 1)
     assert delivery.photo_jpeg(png) is None

@@ -26,9 +26,9 @@ from PIL import Image
 
 from bot import texts
 from bot.config import Settings
-from bot.db import Store, migrate
-from bot.jobs import InferenceWorker
-from bot.scheduler import Scheduler
+from bot.store.db import Store, migrate
+from bot.jobs.local import InferenceWorker
+from bot.jobs.local import LocalQueue
 from tests.bot_runner import serving_stylebot
 from tests.fake_telegram import FakeMessage, FakeTelegram, FakeUser
 
@@ -222,7 +222,7 @@ async def test_job_cancelled_after_pick_never_runs(tmp_path):
         assert await store.finish_job(picked.id, "cancelled")  # what /cancel does meanwhile
         settings = Settings(telegram_bot_token="1:x", database_url=url, data_dir=tmp_path / "data")
         worker = InferenceWorker()  # never started: run_job must not reach it
-        await Scheduler(store, worker, None, settings).run_job(picked)
+        await LocalQueue(store, worker, None, settings).run_job(picked)
         assert worker.pid is None
         assert (await store.get_job(picked.id)).status == "cancelled"
         assert not await store.mark_running(picked.id)
@@ -254,7 +254,7 @@ async def test_result_upload_attempts_run_out_and_a_timeout_is_not_retried(tmp_p
     """Three 502s in a row: the result is reported as not sent (not dropped silently).
     A sendPhoto whose answer comes too late (Telegram did get it): no second upload and
     no false 'could not send'. A picture Telegram refuses as a photo goes out as a file."""
-    from bot import delivery
+    from bot.telegram import delivery
 
     async with FakeTelegram() as tg:
         async with running_bot(tg, tmp_path / "uploads"):

@@ -10,7 +10,7 @@ import textwrap
 def test_bot_process_does_not_import_torch():
     code = textwrap.dedent("""
         import sys
-        import bot.__main__, bot.app, bot.handlers, bot.jobs, bot.worker, bot.scheduler, bot.conversation
+        import bot.__main__, bot.app, bot.telegram.handlers, bot.jobs.local, bot.jobs.procrastinate, bot.jobs.inference, bot.telegram.conversation, bot.web.server
         from bot.app import build_application
         from bot.config import Settings
         app = build_application(Settings(telegram_bot_token="123456:" + "A" * 35))

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from bot.db import Store, migrate
+from bot.store.db import Store, migrate
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ async def test_downgrade_to_base_then_upgrade_again(tmp_path):
 
     from alembic import command
 
-    from bot.db import alembic_config
+    from bot.store.db import alembic_config
 
     url = f"sqlite+aiosqlite:///{tmp_path}/round.db"
     await migrate(url)
@@ -155,7 +155,7 @@ async def test_stats_have_a_95_percent_interval_and_a_chart(store):
 
     from PIL import Image
 
-    from bot.charts import stats_chart
+    from bot.web.charts import stats_chart
 
     scores = [6, 8, 7, 9, 5]
     for i, score in enumerate(scores):

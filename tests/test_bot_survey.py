@@ -30,7 +30,8 @@ from PIL import Image
 
 from bot import texts
 from bot.i18n import language
-from bot.survey import SAMPLE_PHOTO, SurveyError, SurveyImages, SurveyPair, builtin_pairs, load_pairs, render_key
+from bot.jobs.survey import SurveyImages, render_key
+from bot.survey import SAMPLE_PHOTO, SurveyError, SurveyPair, builtin_pairs, load_pairs
 from styletransfer.presets import PRESETS, preset_path
 from tests.bot_runner import serving_stylebot
 from tests.test_bot_e2e import choose, photo_bytes, result_of

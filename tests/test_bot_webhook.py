@@ -88,6 +88,6 @@ def test_webhook_mode_without_secret_refuses_to_start(tmp_path):
 def test_secret_is_compared_in_constant_time():
     import inspect
 
-    from bot import __main__ as main_module
+    from bot.web import server
 
-    assert "hmac.compare_digest" in inspect.getsource(main_module._web_app)
+    assert "hmac.compare_digest" in inspect.getsource(server.web_app)

@@ -1,4 +1,4 @@
-"""The inference process behind bot.jobs.InferenceWorker: a real tiny Gatys job
+"""The inference process behind bot.jobs.local.InferenceWorker: a real tiny Gatys job
 with progress and result, cancellation, and recovery when the process dies."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import pytest
 import pytest_asyncio
 from PIL import Image
 
-from bot.jobs import Cancelled, Done, Failed, InferenceWorker, JobSpec, Progress
+from bot.jobs.local import InferenceWorker
+from bot.jobs.queue import Cancelled, Done, Failed, JobSpec, Progress
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -114,7 +115,7 @@ async def test_process_says_ready_after_warm_up(own_worker):
             break
         await asyncio.sleep(0.05)
     assert own_worker.ready_s is not None and 0 < own_worker.ready_s < 60
-    from bot.worker import warm_up
+    from bot.jobs.inference import warm_up
 
     assert warm_up("cpu") >= 0  # runs again in-process without raising
 
@@ -126,8 +127,8 @@ def test_engine_refusals_reach_the_user_without_internals(tmp_path):
     from PIL import Image
 
     from bot import texts
-    from bot.jobs import Failed
-    from bot.worker import run_job
+    from bot.jobs.queue import Failed
+    from bot.jobs.inference import run_job
     from tests.demo import LEAK
 
     thin = tmp_path / "content.png"

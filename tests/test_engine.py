@@ -149,7 +149,7 @@ def test_inference_path_imports_no_torchvision_and_errors_need_no_torch(tmp_path
     import sys
 
     code = ("import sys; import styletransfer.engine, styletransfer.johnson, styletransfer.adain, "
-            "styletransfer.gatys, bot.worker; bad = [m for m in sys.modules if m.startswith(('torchvision', "
+            "styletransfer.gatys, bot.jobs.inference; bad = [m for m in sys.modules if m.startswith(('torchvision', "
             "'torch._dynamo'))]; print(bad); assert not bad")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -1,4 +1,4 @@
-"""The ONNX Runtime backend of the Johnson nets (``styletransfer.ort``): the export matches
+"""The ONNX Runtime backend of the Johnson nets (``styletransfer.onnx.johnson``): the export matches
 torch, the painting matches the torch engine within 2/255 mean absolute difference (alpha
 and colour preservation included), ``stylize`` uses it without importing torch, and a
 retrained net gets a new graph."""
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from styletransfer import ort
+from styletransfer.onnx import johnson as ort
 from styletransfer.images import fit_max_side, open_image
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""The ONNX Runtime backend of AdaIN (``styletransfer.ort_adain``): the export (8-bit encoder
+"""The ONNX Runtime backend of AdaIN (``styletransfer.onnx.adain``): the export (8-bit encoder
 within its tolerance, decoder exact), paintings within 2/255 mean absolute difference of the
 torch engine (alpha and blends included), preset statistics kept on disk, ``stylize`` using
 it without importing torch, colour preservation staying in torch, and a retrained decoder
@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from styletransfer import ort_adain
+from styletransfer.onnx import adain as ort_adain
 from styletransfer.images import fit_max_side, open_image
-from styletransfer.ort import OnnxUnavailable
+from styletransfer.onnx.runtime import OnnxUnavailable
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "styletransfer" / "samples" / "tubingen.jpg"
@@ -91,11 +91,11 @@ def test_the_exported_decoder_is_the_decoder_without_its_outer_30_px(width):
 
     from styletransfer import layers
     from styletransfer.adain import FEATURE_SCALE, Decoder
-    from styletransfer.ort import _standard_layers
+    from styletransfer.onnx.export import standard_layers
 
     torch.manual_seed(0)
     decoder = Decoder(width=width).eval()
-    _standard_layers(decoder, nn, layers)
+    standard_layers(decoder, nn, layers)
     target = torch.rand(2, 512, 11, 13) * 2 * FEATURE_SCALE["relu4_1"]
     with torch.no_grad():
         full = decoder(target)
@@ -134,7 +134,7 @@ def test_the_8_bit_encoder_reads_pixel_neighbourhoods_exactly(env):
     """Its input: each pixel's 3x3 neighbourhood (channel c * 9 + 3 dy + dx), ringed with the
     ImageNet mean; float frames in [0, 1] and their 8-bit pixels give the same features, and
     those stay within the 8-bit tolerance of the fp32 encoder on a photo at 512 px."""
-    from styletransfer.ort import session, to_array
+    from styletransfer.onnx.runtime import session, to_array
 
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (2, 3, 5, 7), dtype=np.uint8)
@@ -153,7 +153,7 @@ def test_the_8_bit_encoder_reads_pixel_neighbourhoods_exactly(env):
 
 
 def _fp32_stats(image: Image.Image):
-    from styletransfer.ort import session, to_array
+    from styletransfer.onnx.runtime import session, to_array
 
     return ort_adain._mean_std(session(ort_adain.style_encoder_path(), 1).run(None, {"image": to_array(image)})[0])
 
@@ -166,7 +166,7 @@ def test_an_own_style_goes_through_the_8_bit_encoder_with_its_statistics_correct
     """No key (a picture the user sent): the 8-bit encoder, its channel statistics corrected
     to within a fraction of the uncorrected error of the fp32 encoder's, and the painting
     within 1/255 of the one from fp32 statistics. A painting the fit never saw."""
-    from styletransfer.ort import session, to_array
+    from styletransfer.onnx.runtime import session, to_array
 
     painting = SHARED_STYLE / "la_muse.jpg"
     if not painting.is_file():
@@ -178,7 +178,7 @@ def test_an_own_style_goes_through_the_8_bit_encoder_with_its_statistics_correct
     assert got[0].shape == got[1].shape == (1, 512, 1, 1) and (got[1] > 0).all()
     assert _stat_error(got, ref) < 0.6 * _stat_error(raw, ref), (_stat_error(got, ref), _stat_error(raw, ref))
     photo = fit_max_side(open_image(SAMPLE), 256)
-    from styletransfer.ort import to_image
+    from styletransfer.onnx.runtime import to_image
 
     a = to_image(ort_adain.adain_frames(to_array(photo), [got], [1.0], threads=1)[0])
     b = to_image(ort_adain.adain_frames(to_array(photo), [ref], [1.0], threads=1)[0])
@@ -313,8 +313,8 @@ def test_video_frames_through_onnx_match_torch(env, tmp_path):
 def test_the_inference_process_exports_the_graphs_after_an_adain_job(env, monkeypatch, tmp_path):
     """After an AdaIN job painted on the CPU the worker exports the graphs once, so the next
     jobs run in ONNX Runtime (the engine takes them by itself: backend auto)."""
-    from bot.jobs import Done, Failed, JobSpec
-    from bot.worker import export_onnx_after
+    from bot.jobs.queue import Done, Failed, JobSpec
+    from bot.jobs.inference import export_onnx_after
     from styletransfer.engine import StyleOptions, stylize
     from styletransfer.inputs import resolve_styles
 

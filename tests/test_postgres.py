@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 
-from bot.db import Store, alembic_config, migrate
+from bot.store.db import Store, alembic_config, migrate
 from tests.pg import requires_postgres
 
 pytestmark = requires_postgres

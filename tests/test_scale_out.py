@@ -134,7 +134,8 @@ async def test_the_bots_own_worker_paints_jobs_and_the_survey(pg_url, tmp_path):
         # one picture per method that can paint the pair here (AdaIN, Udnie's net, Gatys)
         methods = pair_methods(SurveyPair("p", "town.jpg", "udnie", None, None))
         assert "johnson" in methods and "gatys" in methods
-        assert len(list((tmp_path / "bot" / "data" / "survey").glob("*.jpg"))) == len(methods)
+        folder = tmp_path / "bot" / "data" / "survey"  # shown once one picture is there; the rest follow
+        await tg.wait_until(lambda: len(list(folder.glob("*.jpg"))) == len(methods), WAIT, "every survey picture")
         assert await _rows(pg_url, "SELECT count(*) FROM survey_renders") == [(0,)]
         # the operator sees the live worker (from the engine's heartbeats) on /metrics and /dashboard
         import aiohttp

@@ -13,7 +13,7 @@ import time
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WORKER_HEALTH_FILE")}
     full.update(env)
-    return subprocess.run([sys.executable, "-m", "bot.engine_worker", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "bot.jobs.procrastinate", *args], capture_output=True, text=True,
                           env=full, timeout=60)
 
 

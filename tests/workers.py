@@ -22,7 +22,7 @@ class Worker:
         env = {**os.environ, "DATABASE_URL": url, "DEVICE": "cpu", "WORKER_NAME": name,
                "WORKER_THREADS": str(threads), "WORKER_HEARTBEAT_S": str(HEARTBEAT_S), "LOG_LEVEL": "INFO",
                "WORKER_HEALTH_FILE": str(log.with_suffix(".alive"))}
-        command = [sys.executable, "-m", "bot.engine_worker"]
+        command = [sys.executable, "-c", "from bot.jobs.procrastinate import main; main()"]
         if cpus is not None:  # pinned to these cores (taskset)
             command = ["taskset", "-c", cpus, *command]
         env.pop("TELEGRAM_BOT_TOKEN", None)
@@ -50,8 +50,8 @@ class Worker:
 async def workers(url: str, tmp_path: Path, n: int = 2, threads: int = 1, pin: bool = False):
     """``n`` ready workers on ``url`` (schema migrated); SIGTERM at the end. ``pin``: worker i
     on core i (taskset), so two workers on two cores do not share one."""
-    from bot.db import migrate
-    from bot.engine import ensure_schema
+    from bot.store.db import migrate
+    from bot.jobs.procrastinate import ensure_schema
 
     await migrate(url)
     await ensure_schema(url)

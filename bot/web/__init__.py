@@ -1,1 +1,2 @@
-"""The bot's HTTP pages (aiohttp): the operator dashboard."""
+"""The bot's HTTP side (aiohttp): health, metrics, the operator dashboard and its charts
+(also the /stats chart), and the webhook endpoint."""

@@ -64,9 +64,8 @@ def _jobs_chart(hours: list[datetime], counts: dict[tuple[datetime, str], Counte
 
 async def _context(application) -> dict:
     from .. import texts
-    from ..charts import stats_chart
+    from .charts import stats_chart
     from ..context import KEY
-    from ..delivery import style_title
 
     svc = application.bot_data[KEY]
     store, scheduler = svc.store, svc.scheduler
@@ -87,7 +86,7 @@ async def _context(application) -> dict:
     ratings_chart = None
     if stats.overall.count or stats.survey:
         png = await asyncio.to_thread(stats_chart, stats, texts.METHOD_NAMES,
-                                      {p: style_title(p) for p in stats.per_preset})
+                                      {p: texts.style_title(p) for p in stats.per_preset})
         ratings_chart = base64.b64encode(png).decode()
     from importlib.metadata import version
 

@@ -30,7 +30,10 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from PIL import Image, ImageOps
-from torchvision.transforms import v2
+try:
+    from torchvision.transforms import v2
+except ImportError as exc:  # painting needs no torchvision; training's augmentation does
+    raise SystemExit("stylize-train needs torchvision: pip install 'stylebot[train]'") from exc
 
 from ..adain import ENCODER_LAYER, STATS_LAYERS
 from ..ops import mean_std

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import context
-from bot.models import Base
+from bot.store.models import Base
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("skip_logging_config"):

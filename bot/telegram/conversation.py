@@ -18,12 +18,12 @@ from styletransfer.errors import ImageError
 from styletransfer.images import DEFAULT_MIN_SIDE, PNG_SAVE_OPTIONS, fit_max_side, open_image
 from styletransfer.presets import is_preset
 
-from . import keyboards, texts
-from .context import Services
-from .delivery import style_title
-from .estimates import estimate_seconds
-from .i18n import get_language
-from .models import UserSession
+from .. import texts
+from . import keyboards
+from ..context import Services
+from ..jobs.estimates import estimate_seconds
+from ..i18n import get_language
+from ..store.models import UserSession
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ async def ask_method(services: Services, message: Message, session: UserSession)
         await message.reply_text(texts.VIDEO_NO_METHOD)
         return
     await message.reply_text(
-        texts.CHOOSE_METHOD.format(style=style_title(style)),
+        texts.CHOOSE_METHOD.format(style=texts.style_title(style)),
         reply_markup=keyboards.methods(session.version, offered),
     )
 

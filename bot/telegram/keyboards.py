@@ -14,7 +14,7 @@ from telegram import InlineKeyboardMarkup
 
 from styletransfer.presets import PRESETS
 
-from . import texts
+from .. import texts
 
 MAX_CALLBACK_BYTES = 64
 
@@ -61,7 +61,7 @@ def settings(method: str, alpha: float, preserve_color: bool, size: int, max_sid
     rows.append([_b(("✅ " if preserve_color else "⬜ ") + texts.KEEP_COLORS_BUTTON.split(" ", 1)[1], "cfg:c:toggle")])
     sizes = sorted({s for s in SIZES if s < max_side} | {max_side})[-4:]
     rows.append([_b(mark(s == size, str(s)), f"cfg:s:{s}") for s in sizes])
-    from .i18n import LANGUAGES
+    from ..i18n import LANGUAGES
 
     rows.append([_b(mark(code == language, name), f"cfg:l:{code}") for code, name in LANGUAGES.items()]
                 + [_b(mark(language is None, texts.LANGUAGE_AUTO), "cfg:l:auto")])

@@ -8,8 +8,9 @@ import asyncio
 from telegram import Message, Update
 from telegram.ext import ContextTypes
 
-from .. import keyboards, texts
-from ..context import Services, services
+from ... import texts
+from .. import keyboards
+from ...context import Services, services
 from ..conversation import InputRejected, ask_method, fetch_image, fetch_video, remove_file, set_content
 
 STYLE_STATES = ("awaiting_style", "awaiting_own_style")

@@ -12,10 +12,10 @@ from styletransfer.checkpoints import available_methods
 from styletransfer.images import fit_max_side, open_image
 from styletransfer.presets import PRESETS
 
-from .. import keyboards, texts
-from ..context import services
-from ..db import StatLine
-from ..delivery import style_title
+from ... import texts
+from .. import keyboards
+from ...context import services
+from ...store.db import StatLine
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def _methods_for_settings() -> list[str]:
 
 def settings_view(session, max_side: int) -> tuple[str, object]:
     size = min(session.output_size or max_side, max_side)
-    from ..i18n import LANGUAGES
+    from ...i18n import LANGUAGES
 
     language = getattr(session, "language", None)
     text = texts.SETTINGS.format(
@@ -114,7 +114,7 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lines += ["", texts.STATS_BY_METHOD]
         lines += [_fmt(texts.METHOD_NAMES.get(m, m), line) for m, line in result.per_method.items()]
     if result.per_preset:
-        lines += ["", texts.STATS_BY_PRESET] + [_fmt(style_title(p), line) for p, line in result.per_preset.items()]
+        lines += ["", texts.STATS_BY_PRESET] + [_fmt(texts.style_title(p), line) for p, line in result.per_preset.items()]
     if result.survey:
         lines += ["", texts.STATS_SURVEY]
         lines += [_fmt(texts.METHOD_NAMES.get(m, m), line) for m, line in result.survey.items()]
@@ -123,11 +123,11 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             lines.append(texts.STATS_SURVEY_PARTIAL.format(k=partial))
     lines += ["", _fmt(texts.STATS_YOURS, result.own), texts.STATS_REPORT]
     text = "\n".join(lines) + await _admin_lines(svc, update.effective_user.id)
-    from ..charts import stats_chart
+    from ...web.charts import stats_chart
 
     try:
         png = await asyncio.to_thread(stats_chart, result, texts.METHOD_NAMES,
-                                      {p: style_title(p) for p in result.per_preset})
+                                      {p: texts.style_title(p) for p in result.per_preset})
     except Exception:  # noqa: BLE001 - a chart problem must not cost the numbers
         log.exception("stats chart failed")
         png = None

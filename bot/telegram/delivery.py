@@ -12,12 +12,12 @@ from pathlib import Path
 from telegram import Bot
 from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 
-from styletransfer.presets import PRESETS
 
-from . import keyboards, texts
-from .config import Settings
-from .jobs import Done, Progress
-from .models import Job
+from .. import texts
+from . import keyboards
+from ..config import Settings
+from ..jobs.queue import Done, Progress
+from ..store.models import Job
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,6 @@ def _jpeg(png: bytes, quality: int = 90) -> bytes:
         buf = io.BytesIO()
         img.convert("RGB").save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
-
-
-def style_title(style_name: str) -> str:
-    """A preset's title, or "your style image", in the current language."""
-    return texts.preset_title(style_name) if style_name in PRESETS else texts.OWN_STYLE_NAME
 
 
 class Delivery:
@@ -135,7 +130,7 @@ class Delivery:
         ran = done.ran or {"method": job.method, **(job.options or {})}  # what the inference process ran
         method = ran.get("method", job.method)
         caption = texts.RESULT_CAPTION.format(
-            style=style_title(job.style_name), method=texts.METHOD_NAMES.get(method, method),
+            style=texts.style_title(job.style_name), method=texts.METHOD_NAMES.get(method, method),
             alpha=float(ran.get("alpha", 1.0)), seconds=done.seconds,
             colors=texts.KEEP_COLORS_SUFFIX if ran.get("preserve_color") else "",
         )

@@ -1,14 +1,19 @@
-"""The narrow interface between the bot process and the inference process.
+"""The default job engine: the database is the queue (FIFO by job id) and one inference
+process, spawned by the bot, paints one job at a time.
 
-The bot sends a :class:`JobSpec` (file paths, method, options) and receives
-:class:`Progress` events and exactly one outcome per job: :class:`Done`,
-:class:`Failed` or :class:`Cancelled`.  :class:`InferenceWorker` owns the
-inference process (multiprocessing, "spawn" context, see :mod:`bot.worker`);
-a reader thread forwards its events to the event loop with
-``loop.call_soon_threadsafe`` so the loop never blocks.  If the process dies the
-running job fails with ``worker_died=True`` and the process is restarted.
+* :class:`InferenceWorker` owns the inference process (multiprocessing, "spawn" context;
+  :func:`worker_main` is its entry point): it sends a :class:`~bot.jobs.queue.JobSpec` and
+  gets :class:`~bot.jobs.queue.Progress` events and one outcome per job; a reader thread
+  forwards them to the event loop with ``loop.call_soon_threadsafe`` so the loop never
+  blocks. If the process dies the running job fails with ``worker_died=True`` and the
+  process is started again.
+* :class:`LocalQueue` takes the oldest queued job, runs it on the inference process and
+  delivers its outcome (:class:`~bot.jobs.queue.JobQueue`). A user's job that arrives
+  while a /survey picture is painted (negative job id) cancels that picture.
 
-Nothing here imports torch.
+Jobs left ``running`` by a stopped or crashed bot are re-queued at start-up
+(:meth:`Store.requeue_unfinished`). The bot process never imports torch: only the
+inference process does (:mod:`bot.jobs.inference`).
 """
 
 from __future__ import annotations
@@ -16,86 +21,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing as mp
+import os
 import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-__all__ = ["JobSpec", "Progress", "Done", "Failed", "Cancelled", "Outcome", "InferenceWorker"]
+from .. import texts
+from ..i18n import set_language
+from .inference import exit_with_parent, export_onnx_after, run_job, warm_up
+from .queue import Failed, JobQueue, JobSpec, Outcome, Progress, Ready
+
+if TYPE_CHECKING:
+    from ..store.models import Job
+
+__all__ = ["InferenceWorker", "LocalQueue", "worker_main"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """What the inference process needs to run one job.
-
-    ``style``: a preset name or an image path; ``alpha`` in [0, 1];
-    ``max_side``: longest side of the result in pixels; ``steps``: Gatys
-    iterations (None = library default); ``output_path``: where the result goes
-    (PNG for a photo, MP4 for ``media`` video/animation/video_note);
-    ``max_seconds``: a longer clip is cut to its first seconds."""
-
-    job_id: int
-    content_path: str
-    style: str
-    method: str
-    output_path: str
-    alpha: float = 1.0
-    preserve_color: bool = False
-    max_side: int = 1024
-    steps: int | None = None
-    device: str = "auto"
-    media: str = "photo"
-    max_seconds: float = 30.0
-
-
-@dataclass(frozen=True)
-class Progress:
-    job_id: int
-    step: int
-    total: int
-    stage: str = ""
-
-
-@dataclass(frozen=True)
-class Done:
-    """A finished job. ``ran``: the method and options the inference process actually
-    ran with (method, alpha, preserve_color, max_side, steps, width/height of the result):
-    the caption is built from it, so it shows what was painted, not what was asked."""
-
-    job_id: int
-    output_path: str
-    seconds: float
-    ran: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Failed:
-    """``message`` is user-facing when ``user_error`` (bad input, missing checkpoint)."""
-
-    job_id: int
-    message: str
-    user_error: bool = False
-    worker_died: bool = False
-
-
-@dataclass(frozen=True)
-class Cancelled:
-    job_id: int
-
-
-@dataclass(frozen=True)
-class Ready:
-    """Sent once by a freshly started inference process, after it imported torch
-    and loaded the trained nets (``warm_s``: seconds that took inside the process)."""
-
-    pid: int
-    warm_s: float = 0.0
-
-
-Outcome = Done | Failed | Cancelled
 
 
 @dataclass
@@ -132,9 +75,7 @@ class InferenceWorker:
         return bool(self._gen and self._gen.process.is_alive())
 
     def start(self) -> None:
-        """Spawn the inference process (models load lazily on its first job)."""
-        from .worker import worker_main
-
+        """Spawn the inference process (it loads the nets before it says Ready)."""
         self._loop = asyncio.get_running_loop()
         requests, events, cancel = self._ctx.Queue(), self._ctx.Queue(), self._ctx.Event()
         process = self._ctx.Process(target=worker_main, args=(requests, events, cancel, self._device),
@@ -266,3 +207,91 @@ class InferenceWorker:
 @dataclass(frozen=True)
 class _Died:
     exitcode: int | None
+
+
+def worker_main(requests, events, cancel_event, device: str = "auto") -> None:
+    """Process entry point: warm up, say Ready, serve jobs until a ``None`` request arrives."""
+    import threading
+
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s[inference]: %(message)s")
+    threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+    events.put(Ready(os.getpid(), warm_up(device)))
+    while True:
+        spec = requests.get()
+        if spec is None:
+            break
+        outcome = run_job(spec, events.put, cancel_event.is_set)
+        events.put(outcome)
+        export_onnx_after(spec, outcome)
+    # flush our events, then leave without running torch's slow interpreter teardown
+    events.close()
+    events.join_thread()
+    os._exit(0)
+
+
+class LocalQueue(JobQueue):
+    """The queue of the embedded inference process (see the module docstring)."""
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="stylebot-scheduler")
+
+    def wake(self) -> None:
+        """A job was queued: pick it up; a survey picture being painted (negative job id,
+        :mod:`bot.survey`) is cancelled so the user does not wait for it."""
+        self._wake.set()
+        current = self.worker.current_job
+        if current is not None and current < 0:
+            self.worker.cancel(current)
+
+    async def busy(self) -> bool:
+        """True while user jobs wait or one runs (background survey painting waits)."""
+        current = self.worker.current_job
+        return (current is not None and current > 0) or await self.store.queued_total() > 0
+
+    async def _loop(self) -> None:
+        while True:
+            job = await self.store.next_queued()
+            if job is None:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            try:
+                await self.run_job(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one bad job must not stop the queue
+                log.exception("job %s crashed the scheduler step", job.id)
+                set_language((job.options or {}).get("lang"))
+                if await self.store.finish_job(job.id, "failed", error="scheduler error"):
+                    await self._safe(self.delivery.failed(job, texts.INTERNAL_FAILURE))
+                    self.cleanup(job)
+
+    async def run_job(self, job: "Job") -> None:
+        set_language((job.options or {}).get("lang"))  # this job's texts, and the tasks it starts
+        if not await self.store.mark_running(job.id):
+            return  # cancelled (or forgotten) after it was picked: it must not run
+        job.status = "running"
+        await self._safe(self.delivery.started(job))
+        await self.announce_positions()
+        outcome = await self.worker.run(self.spec_for(job), on_progress=lambda event: self._on_progress(job, event))
+        pending = self._progress_tasks.pop(job.id, None)
+        if pending is not None:
+            pending.cancel()
+        # recording and delivering the outcome is not interrupted by a shutdown (stop()
+        # waits for it): a job marked done has always had its result sent
+        self._finishing = asyncio.create_task(self._finish(job, outcome))
+        await asyncio.shield(self._finishing)
+
+    async def cancel_user_jobs(self, user_id: int) -> int:
+        """Cancel a user's queued jobs and ask their running job to stop; returns how many."""
+        count = 0
+        for job in await self.store.active_jobs(user_id):
+            if job.status == "running" and self.worker.cancel(job.id):
+                count += 1
+            elif await self.store.finish_job(job.id, "cancelled"):
+                await self._safe(self.delivery.cancelled(job))
+                self.cleanup(job)
+                count += 1
+        return count

@@ -1,6 +1,6 @@
-"""ONNX Runtime backend for AdaIN: paint with any style image without importing torch.
+"""AdaIN's ONNX graphs: paint with any style image without importing torch.
 
-Three graphs are exported once into the ONNX cache (:func:`styletransfer.ort.cache_dir`):
+Three graphs are exported once into the ONNX cache (:func:`styletransfer.onnx.runtime.cache_dir`):
 
 * the **content encoder**, VGG-19 up to relu4_1 with its Caffe preprocessing (RGB [0, 1]
   -> BGR 0-255 minus the ImageNet mean), quantised to 8 bits (``QLinearConv``: unsigned
@@ -55,9 +55,10 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from .checkpoints import adain_decoder_path, card_path
-from .margins import encoder_padding
-from .ort import OnnxUnavailable, cache_dir, export_checked, per_core, runtime_installed, session, to_array, to_image
+from ..checkpoints import adain_decoder_path, card_path
+from ..margins import encoder_padding
+from .export import export_checked, standard_layers
+from .runtime import OnnxUnavailable, cache_dir, per_core, runtime_installed, session, to_array, to_image
 
 __all__ = ["encoder_path", "style_encoder_path", "style_fit_path", "decoder_path", "ready", "use_onnx",
            "export_adain", "fit_style_correction", "style_stats", "stylize_adain_ort", "adain_frames",
@@ -169,7 +170,7 @@ def use_onnx(backend: str, on_cpu: bool, preserve_color: bool = False, export_mi
 
 def _shipped_pictures() -> list[Image.Image]:
     """The preset paintings, then the sample photo(s), RGB: pictures every install has."""
-    from .presets import preset_names, preset_path
+    from ..presets import preset_names, preset_path
 
     out = []
     for path in [preset_path(n) for n in preset_names()] + sorted((Path(__file__).parent / "samples").glob("*.jpg")):
@@ -194,7 +195,7 @@ def _calibration_images(side: int = 256) -> list[np.ndarray]:
 
 
 def _quantize(data: list[np.ndarray]):
-    """A ``transform`` for :func:`styletransfer.ort.export_checked`: the encoder graph in 8 bits
+    """A ``transform`` for :func:`styletransfer.onnx.export.export_checked`: the encoder graph in 8 bits
     (``QLinearConv``: unsigned activations, signed per-channel weights, ranges from the
     histograms of ``data``, 0.001 % clipped at either end), its first convolution left in fp32."""
 
@@ -399,11 +400,10 @@ def export_adain(int8: bool = True) -> tuple[Path, Path, Path]:
     import torch
     from torch import nn
 
-    from . import layers
-    from .adain import ENCODER_LAYER, FEATURE_SCALE, decoder_from_state
-    from .checkpoints import load_checkpoint, require
-    from .ort import _standard_layers
-    from .vgg import CAFFE_BGR_MEAN, LAYER_NAMES, load_vgg19
+    from .. import layers
+    from ..adain import ENCODER_LAYER, FEATURE_SCALE, decoder_from_state
+    from ..checkpoints import load_checkpoint, require
+    from ..vgg import CAFFE_BGR_MEAN, LAYER_NAMES, load_vgg19
 
     weights = require(adain_decoder_path(), "AdaIN decoder")
     dec_path = decoder_path()
@@ -433,7 +433,7 @@ def export_adain(int8: bool = True) -> tuple[Path, Path, Path]:
 
     state, _card = load_checkpoint(weights)
     decoder = decoder_from_state(state).float().to(memory_format=torch.contiguous_format)
-    _standard_layers(decoder, nn, layers)
+    standard_layers(decoder, nn, layers)
     body = subpixel_decoder(valid_decoder(decoder))
     example = torch.rand(1, 512, 12, 17, generator=torch.Generator().manual_seed(0)) * 2 * FEATURE_SCALE[ENCODER_LAYER]
     _export_graph(body, example, dec_path, ("target", "image"), {"weights": weights.name, "crop": DECODER_CROP,
@@ -445,7 +445,7 @@ def _views(pictures: list[Image.Image], side: int) -> list[np.ndarray]:
     """Each picture with its longer side at ``side`` px, its four overlapping
     quarters (each ~0.6 of a side) and the picture at 3/4 of ``side``: (1, 3, h, w) float32
     in [0, 1] each, 6 per picture."""
-    from .images import fit_max_side
+    from ..images import fit_max_side
 
     out = []
     for im in pictures:
@@ -496,7 +496,7 @@ def fit_style_correction(threads: int | None = None) -> dict:
         def stats(sess, views):  # (V, 2, C): channel means and standard deviations
             return np.stack([np.concatenate(_mean_std(_encode(sess, v))).reshape(2, -1) for v in views])
 
-        from .images import fit_max_side
+        from ..images import fit_max_side
 
         pictures = _shipped_pictures()
         fit_views = _views(pictures, 256)
@@ -557,7 +557,7 @@ def valid_decoder(decoder):
     import torch
     from torch import nn
 
-    from .adain import ENCODER_LAYER, FEATURE_SCALE
+    from ..adain import ENCODER_LAYER, FEATURE_SCALE
 
     layers = [m for m in copy.deepcopy(decoder.net) if not isinstance(m, nn.ReflectionPad2d)]
     convs = [m for m in layers if isinstance(m, nn.Conv2d)]
@@ -744,7 +744,7 @@ def prepare_styles(styles, side: int) -> list[tuple[Image.Image, float, str | No
     """:class:`~styletransfer.inputs.ResolvedStyle` s -> the ``(image, weight, key)`` triples
     :func:`stylize_adain_ort` takes: each image's longer side capped at ``side`` px (the
     engine's ``style_side``), presets keyed by name and side."""
-    from .images import fit_max_side
+    from ..images import fit_max_side
 
     return [(fit_max_side(s.image, side), s.weight, f"{s.key}@{side}" if s.key else None) for s in styles]
 
@@ -781,7 +781,7 @@ def adain_frames(frames: np.ndarray, stats: Sequence[tuple[np.ndarray, np.ndarra
     side >= 16 px) -> (N, 3, H, W) float32 in [0, 1]. ``stats``: one style's relu4_1 ``(mean, std)`` per
     weight (:func:`style_stats`); ``weights`` >= 0, not all 0, normalised to sum 1. Each
     frame takes its own content statistics (the video path's forward pass); several frames
-    run one per core (:func:`styletransfer.ort.per_core`).
+    run one per core (:func:`styletransfer.onnx.runtime.per_core`).
 
     Raises:
         OnnxUnavailable: the graphs are not exported or onnxruntime is missing.

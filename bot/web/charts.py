@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from .db import Stats, StatLine
+from ..store.db import Stats, StatLine
 
 __all__ = ["REPORT_MEAN", "stats_chart"]
 

@@ -11,8 +11,8 @@ from . import buttons, commands, errors, messages, survey
 async def _language(update: Update, context) -> None:
     """Before any handler: the language of this update (the user's /settings choice,
     else their Telegram app's), for every text the handlers send."""
-    from ..context import services
-    from ..i18n import pick_language, set_language
+    from ...context import services
+    from ...i18n import pick_language, set_language
 
     user = update.effective_user
     if user is None:

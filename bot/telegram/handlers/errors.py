@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from .. import texts
+from ... import texts
 
 log = logging.getLogger(__name__)
 

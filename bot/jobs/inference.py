@@ -1,10 +1,12 @@
-"""The inference process: the only place where :mod:`styletransfer.engine` (and
-therefore torch) is imported.
+"""Inference: a :class:`~bot.jobs.queue.JobSpec` in, the painting and one outcome out.
 
-Started by :class:`bot.jobs.InferenceWorker` with the multiprocessing "spawn"
-context.  It reads :class:`~bot.jobs.JobSpec` from a request queue, runs
-:func:`styletransfer.engine.stylize` (models stay loaded between jobs), writes the
-result PNG and answers with progress events and one outcome per job.
+The only module of the bot that calls the ``styletransfer`` library's torch code
+(:func:`styletransfer.engine.stylize`, :func:`styletransfer.video.stylize_video`), and
+only inside an inference process: the embedded one of :mod:`bot.jobs.local` or a
+``stylebot-worker`` of :mod:`bot.jobs.procrastinate`. Both engines share everything
+here: painting a job (:func:`run_job`), loading the nets ahead of the first job
+(:func:`warm_up`), exporting a net for ONNX Runtime after its first job
+(:func:`export_onnx_after`) and ending with the parent process (:func:`exit_with_parent`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import time
 import traceback
 from pathlib import Path
 
-from .jobs import Cancelled, Done, Failed, JobSpec, Progress
+from .queue import Cancelled, Done, Failed, JobSpec, Progress
 
-__all__ = ["worker_main", "run_job"]
+__all__ = ["run_job", "warm_up", "export_onnx_after", "exit_with_parent"]
 
-log = logging.getLogger("bot.worker")
+log = logging.getLogger(__name__)
 
 PROGRESS_MIN_INTERVAL_S = 0.25
 
@@ -95,7 +97,7 @@ def _user_message(exc: Exception) -> str:
     which names internal files (content.png) and options (max_side)."""
     from styletransfer.errors import CheckpointMissingError, ImageError, VideoError
 
-    from . import texts
+    from .. import texts
 
     if isinstance(exc, CheckpointMissingError):
         return texts.JOB_METHOD_UNAVAILABLE
@@ -106,9 +108,9 @@ def _user_message(exc: Exception) -> str:
     return texts.JOB_OPTIONS_UNUSABLE
 
 
-def _exit_with_parent(parent_pid: int, interval_s: float = 1.0) -> None:
-    """Daemon thread: end this process when the bot process is gone (e.g. SIGKILLed),
-    so no orphan keeps computing."""
+def exit_with_parent(parent_pid: int, interval_s: float = 1.0) -> None:
+    """Run in a daemon thread: end this process when its parent (the bot) is gone (e.g.
+    SIGKILLed), so no orphan keeps painting."""
     while True:
         time.sleep(interval_s)
         if os.getppid() != parent_pid:
@@ -118,20 +120,21 @@ def _exit_with_parent(parent_pid: int, interval_s: float = 1.0) -> None:
 def export_onnx_after(spec: JobSpec, outcome: object) -> None:
     """After a Johnson or AdaIN job painted on the CPU: export its net(s) for ONNX Runtime
     once (a few seconds for a Johnson net, ~10 s for AdaIN's 8-bit encoder and decoder,
-    between jobs), so the next jobs run faster (:mod:`styletransfer.ort`,
-    :mod:`styletransfer.ort_adain`; photos and videos pick the graphs up by themselves)."""
+    between jobs), so the next jobs run faster (:mod:`styletransfer.onnx.johnson`,
+    :mod:`styletransfer.onnx.adain`; photos and videos pick the graphs up by themselves)."""
     if spec.method not in ("johnson", "adain") or not isinstance(outcome, Done) or spec.device not in ("auto", "cpu"):
         return
     what = "the AdaIN graphs" if spec.method == "adain" else f"the {spec.style} net"
     try:
         from styletransfer.engine import resolve_device
-        from styletransfer.ort import export_johnson, ready, runtime_installed
+        from styletransfer.onnx.johnson import export_johnson, ready
+        from styletransfer.onnx.runtime import runtime_installed
         from styletransfer.presets import is_preset
 
         if not runtime_installed() or resolve_device(spec.device).type != "cpu":
             return
         if spec.method == "adain":
-            from styletransfer import ort_adain
+            from styletransfer.onnx import adain as ort_adain
 
             if ort_adain.ready():
                 return
@@ -172,26 +175,3 @@ def warm_up(device: str = "auto") -> float:
     except Exception:  # noqa: BLE001
         log.warning("warm-up incomplete:\n%s", traceback.format_exc())
     return time.perf_counter() - started
-
-
-def worker_main(requests, events, cancel_event, device: str = "auto") -> None:
-    """Process entry point: warm up, say Ready, serve jobs until a ``None`` request arrives."""
-    import threading
-
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s[inference]: %(message)s")
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    from .jobs import Ready
-
-    events.put(Ready(os.getpid(), warm_up(device)))
-    while True:
-        spec = requests.get()
-        if spec is None:
-            break
-        outcome = run_job(spec, events.put, cancel_event.is_set)
-        events.put(outcome)
-        export_onnx_after(spec, outcome)
-    # flush our events, then leave without running torch's slow interpreter teardown
-    events.close()
-    events.join_thread()
-    os._exit(0)

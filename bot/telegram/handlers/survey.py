@@ -11,9 +11,10 @@ from telegram.ext import ContextTypes
 
 from styletransfer.presets import is_preset
 
-from .. import keyboards, texts
-from ..context import Services, services
-from ..survey import SAMPLE_PHOTO, SurveyPair, draw_method
+from ... import texts
+from .. import keyboards
+from ...context import Services, services
+from ...survey import SAMPLE_PHOTO, SurveyPair, draw_method
 
 
 async def survey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

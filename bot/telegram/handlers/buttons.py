@@ -9,9 +9,10 @@ from telegram.ext import ContextTypes
 
 from styletransfer.presets import is_preset
 
-from .. import keyboards, texts
-from ..i18n import LANGUAGES, pick_language, set_language
-from ..context import Services, services
+from ... import texts
+from .. import keyboards
+from ...i18n import LANGUAGES, pick_language, set_language
+from ...context import Services, services
 from ..conversation import ask_method, limit_error, submit_job
 from ..keyboards import ALPHAS
 from .commands import settings_view

@@ -2,7 +2,7 @@
 
 SQLAlchemy 2 async; the default URL is SQLite through aiosqlite, PostgreSQL works
 by changing ``DATABASE_URL`` (only portable SQL is used).  Migrations live in
-``alembic/`` and are applied by :func:`migrate` at start-up.
+``bot/store/migrations/`` (Alembic) and are applied by :func:`migrate` at start-up.
 """
 
 from __future__ import annotations
@@ -26,17 +26,17 @@ __all__ = ["Store", "Stats", "migrate"]
 log = logging.getLogger(__name__)
 
 def _alembic_dir() -> Path:
-    """The migrations folder: $STYLEBOT_ALEMBIC_DIR, else ``alembic/`` beside the
-    ``bot`` package (source checkout), else ``./alembic``."""
+    """The Alembic migrations: $STYLEBOT_ALEMBIC_DIR, else ``bot/store/migrations``, found
+    with importlib.resources (a source checkout and an installed wheel alike)."""
     import os
+    from importlib.resources import files
 
-    candidates = [os.environ.get("STYLEBOT_ALEMBIC_DIR"), Path(__file__).resolve().parents[1] / "alembic",
-                  Path.cwd() / "alembic"]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "env.py").is_file() and (Path(candidate) / "versions").is_dir():
-            return Path(candidate)
-    raise FileNotFoundError("Alembic migrations not found: set STYLEBOT_ALEMBIC_DIR to the repository's alembic/ folder")
-
+    env = os.environ.get("STYLEBOT_ALEMBIC_DIR")
+    folder = Path(env) if env else Path(str(files("bot.store") / "migrations"))
+    if (folder / "env.py").is_file() and (folder / "versions").is_dir():
+        return folder
+    raise FileNotFoundError(f"Alembic migrations not found in {folder}: set STYLEBOT_ALEMBIC_DIR to a folder "
+                            "with env.py and versions/ (bot/store/migrations in the source)")
 
 
 def _ensure_sqlite_dir(url: str) -> None:

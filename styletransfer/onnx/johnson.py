@@ -1,4 +1,4 @@
-"""ONNX Runtime backend for the Johnson nets: paint a photo without importing torch.
+"""The Johnson nets' ONNX graphs: paint a photo with a preset's net without importing torch.
 
 The same trained weights (``checkpoints/johnson/<preset>.safetensors``) are exported once
 per checkpoint to an ONNX graph of standard operators only (``Pad``, ``Conv``,
@@ -22,18 +22,17 @@ YCbCr as in :func:`styletransfer.color.transfer_luminance`).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .checkpoints import card_path, johnson_path
-from .errors import StyleTransferError
+from ..checkpoints import card_path, johnson_path
+from .export import export_checked, standard_layers
+from .runtime import OnnxUnavailable, cache_dir, per_core, runtime_installed, session, to_array, to_image
 
-__all__ = ["cache_dir", "onnx_path", "gpu_present", "on_cpu", "to_array", "to_image", "runtime_installed", "finish", "ready", "use_onnx", "export_johnson",
-           "stylize_johnson_ort", "johnson_frames", "OnnxUnavailable", "session",
-           "export_checked", "per_core"]
+__all__ = ["onnx_path", "ready", "use_onnx", "export_johnson", "rewrite_for_export", "stylize_johnson_ort", "finish",
+           "johnson_frames"]
 
 _STRIDE = 4
 #: in the file name: bumped when the exported graph changes (v2: a dynamic batch axis;
@@ -45,18 +44,6 @@ _RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0
 _YCBCR_TO_RGB = np.linalg.inv(_RGB_TO_YCBCR)
 
 
-class OnnxUnavailable(StyleTransferError):
-    """No ONNX graph for this preset in the cache, or onnxruntime is not installed."""
-
-
-def cache_dir() -> Path:
-    """``$STYLETRANSFER_ONNX_CACHE``, else ``$XDG_CACHE_HOME/stylebot/onnx`` (``~/.cache``)."""
-    if os.environ.get("STYLETRANSFER_ONNX_CACHE"):
-        return Path(os.environ["STYLETRANSFER_ONNX_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "stylebot" / "onnx"
-
-
 def onnx_path(preset: str) -> Path | None:
     """Where the graph of ``preset``'s current net lives (None: no net or no card)."""
     try:
@@ -64,36 +51,6 @@ def onnx_path(preset: str) -> Path | None:
     except (OSError, ValueError, KeyError):
         return None
     return cache_dir() / f"johnson-{preset}-{str(sha)[:16]}-{_GRAPH_VERSION}.onnx"
-
-
-def gpu_present() -> bool:
-    """An NVIDIA (or WSL) GPU device node exists: the fast methods then stay in torch on the GPU.
-    Checked without importing torch."""
-    return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/dxg")
-
-
-def on_cpu(device: str | None) -> bool:
-    """A ``--device`` / ``options.device`` value means the CPU here: ``"cpu"``, or ``"auto"``
-    (or empty) on a machine without a GPU (:func:`gpu_present`). Checked without torch."""
-    return device == "cpu" or (device in ("auto", "", None) and not gpu_present())
-
-
-def to_array(image: Image.Image) -> np.ndarray:
-    """RGB PIL image -> (1, 3, H, W) float32 in [0, 1] (value / 255)."""
-    return np.ascontiguousarray((np.asarray(image.convert("RGB"), dtype=np.float32) / np.float32(255.0))
-                                .transpose(2, 0, 1)[None])
-
-
-def to_image(frame: np.ndarray) -> Image.Image:
-    """(3, H, W) float in [0, 1] -> RGB PIL image (value * 255, rounded)."""
-    return Image.fromarray(np.rint(np.clip(frame, 0.0, 1.0).transpose(1, 2, 0) * 255.0).astype(np.uint8), "RGB")
-
-
-def runtime_installed() -> bool:
-    """onnxruntime can be imported (checked without importing it)."""
-    import importlib.util
-
-    return importlib.util.find_spec("onnxruntime") is not None
 
 
 def ready(preset: str) -> bool:
@@ -144,8 +101,8 @@ def export_johnson(preset: str, check_side: int = 256) -> Path:
     import torch
     from torch import nn
 
-    from .checkpoints import load_checkpoint, require
-    from .johnson import net_from_state
+    from ..checkpoints import load_checkpoint, require
+    from ..johnson import net_from_state
 
     path = onnx_path(preset)
     weights = require(johnson_path(preset), f"Johnson network for preset {preset!r}")
@@ -168,47 +125,6 @@ def export_johnson(preset: str, check_side: int = 256) -> Path:
     if max_abs > 1e-3:
         raise RuntimeError(f"the ONNX graph of {preset} differs from torch by {max_abs:.2e}")
     return path
-
-
-def export_checked(module, example, path: Path, input_name: str, output_name: str, meta: dict,
-                   transform=None, tolerance: float = 1e-3) -> float:
-    """Export ``module`` (torch, fp32, eval mode) to ``path`` as opset 17 with dynamic batch,
-    height and width, run the graph in ONNX Runtime on ``example`` and compare with torch.
-    ``transform(tmp_path) -> new_path`` may rewrite the exported file first (e.g. quantise it).
-    The file is written under a temporary name and moved into place only when the largest
-    absolute difference is at most ``tolerance``; a JSON beside it records ``meta``, the
-    opset, torch's version and the difference. Returns the difference.
-    """
-    import warnings
-
-    import onnxruntime as ort
-    import torch
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.part")
-    axes = {0: "batch", 2: "height", 3: "width"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, (example,), str(tmp), input_names=[input_name], output_names=[output_name],
-                          dynamic_axes={input_name: axes, output_name: axes}, opset_version=17, dynamo=False)
-    final = tmp
-    try:
-        if transform is not None:
-            final = transform(tmp)
-        with torch.inference_mode():
-            expected = module(example).numpy()
-        got = ort.InferenceSession(str(final), providers=["CPUExecutionProvider"]).run(
-            None, {input_name: example.numpy()})[0]
-        max_abs = float(np.abs(got - expected).max())
-        if max_abs <= tolerance:
-            final.replace(path)
-            path.with_suffix(".json").write_text(json.dumps({
-                **meta, "opset": 17, "torch": torch.__version__, "max_abs_diff_vs_torch": max_abs,
-                "check_input": list(example.shape)}, indent=1))
-        return max_abs
-    finally:
-        for leftover in {tmp, final}:
-            leftover.unlink(missing_ok=True)
 
 
 def _space_to_depth():
@@ -281,9 +197,9 @@ def rewrite_for_export(net):
     (:func:`_phase_up_conv`). Returns ``net``."""
     from torch import nn
 
-    from . import layers
+    from .. import layers
 
-    _standard_layers(net, nn, layers)
+    standard_layers(net, nn, layers)
     net.net[-1] = _half_res_output_conv(net.net[-1][0].padding[0], net.net[-1][1])
     for i, layer in enumerate(net.net):
         if isinstance(layer, nn.Sequential) and isinstance(layer[0], nn.Upsample):
@@ -359,71 +275,6 @@ def _phase_up_conv(conv, norm):
     return PhaseUpConv()
 
 
-def _standard_layers(module, nn, layers) -> None:
-    """Swap the channels-last helper layers for torch.nn's (same function, standard ONNX ops)."""
-    for name, child in module.named_children():
-        if isinstance(child, layers.ReflectionPad2d):
-            setattr(module, name, nn.ReflectionPad2d(child.pad))
-        elif isinstance(child, layers.InstanceNorm2d):
-            norm = nn.InstanceNorm2d(child.num_features, eps=child.eps, affine=child.affine)
-            if child.affine:
-                norm.weight.data.copy_(child.weight.data.float())
-                norm.bias.data.copy_(child.bias.data.float())
-            setattr(module, name, norm)
-        else:
-            _standard_layers(child, nn, layers)
-
-
-_SESSIONS: dict[tuple[str, int], object] = {}
-
-
-def session(path: Path, threads: int | None):
-    """A cached ONNX Runtime CPU session of the graph at ``path`` on ``threads`` intra-op
-    threads (None: all cores).
-
-    Memory patterns are off: with them a session plans one block per input shape on its
-    second run of that shape and faults it in anew, so a worker painting photos of many sizes
-    grew to 1.25 GB instead of 0.77 GB and an AdaIN job at 1024 px took 1.9 instead of 0.8 s
-    when its shape came round again (8 photos of 5 sizes, 2 Xeon cores: 6.4 against 7.8 s);
-    Johnson's nets, as fast either way, in 281 instead of 434 MB.
-
-    Raises:
-        ImportError: onnxruntime is not installed.
-    """
-    key = (str(path), threads or 0)
-    if key not in _SESSIONS:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.enable_mem_pattern = False
-        if _shared_arena(ort):
-            options.add_session_config_entry("session.use_env_allocators", "1")
-        _SESSIONS[key] = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return _SESSIONS[key]
-
-
-_ARENA: list[bool] = []
-
-
-def _shared_arena(ort) -> bool:
-    """Register one CPU memory arena for every session of this process (once). AdaIN's
-    encoder and decoder then reuse the same pages instead of each faulting in its own: for a
-    1024x768 photo, 587 instead of 795 MB resident, 142k instead of 196k page faults, and the
-    decoder's first run 0.38 instead of 0.43 s (2 Xeon cores). False where this build of
-    onnxruntime cannot (each session keeps its own arena)."""
-    if not _ARENA:
-        try:
-            info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
-            ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, -1, -1, -1))
-            _ARENA.append(True)
-        except Exception:  # noqa: BLE001 - an older or stripped build: private arenas
-            _ARENA.append(False)
-    return _ARENA[0]
-
-
 def stylize_johnson_ort(image: Image.Image, preset: str, *, alpha: float = 1.0, preserve_color: bool = False,
                         threads: int | None = None) -> Image.Image:
     """Paint an RGB PIL image with ``preset``'s Johnson net in ONNX Runtime.
@@ -470,16 +321,6 @@ def _forward(session, x: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-_POOL: dict[int, object] = {}
-
-
 def johnson_frames(frames: np.ndarray, preset: str, threads: int | None = None) -> np.ndarray:
     """Paint a batch of frames: (N, 3, H, W) float32 in [0, 1] -> (N, 3, H, W) in [0, 1]
     (the video path's forward pass).
@@ -506,19 +347,3 @@ def johnson_frames(frames: np.ndarray, preset: str, threads: int | None = None) 
     return per_core(paint, frames, threads)
 
 
-def per_core(paint, frames: np.ndarray, threads: int | None = None) -> np.ndarray:
-    """``paint(batch, threads) -> batch`` over ``frames`` (N, ...): one frame per core at once,
-    each on a single-threaded session, when there are several frames and cores (on a 2-core
-    CPU, 640x360 frames: 1.2x the frames per second of splitting each frame over both cores
-    for a Johnson net, ``bench/ort_graph.py``; 1.17x for AdaIN, 1.37 against 1.60 s for 4
-    frames); one call on ``threads`` (None: all cores) otherwise. Returns the painted frames
-    in order, concatenated."""
-    workers = min(len(frames), threads or _cores())
-    if workers <= 1:
-        return paint(frames, threads)
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = _POOL.get(workers)
-    if pool is None:
-        pool = _POOL[workers] = ThreadPoolExecutor(workers, thread_name_prefix="ort-frames")
-    return np.concatenate(list(pool.map(lambda i: paint(frames[i:i + 1], 1), range(len(frames)))))

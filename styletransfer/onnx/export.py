@@ -1,0 +1,70 @@
+"""Exporting a torch module to an ONNX graph that is checked against torch before it is used.
+
+Needs torch and onnx; the graphs run in :mod:`styletransfer.onnx.runtime`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["export_checked", "standard_layers"]
+
+
+def export_checked(module, example, path: Path, input_name: str, output_name: str, meta: dict,
+                   transform=None, tolerance: float = 1e-3) -> float:
+    """Export ``module`` (torch, fp32, eval mode) to ``path`` as opset 17 with dynamic batch,
+    height and width, run the graph in ONNX Runtime on ``example`` and compare with torch.
+    ``transform(tmp_path) -> new_path`` may rewrite the exported file first (e.g. quantise it).
+    The file is written under a temporary name and moved into place only when the largest
+    absolute difference is at most ``tolerance``; a JSON beside it records ``meta``, the
+    opset, torch's version and the difference. Returns the difference.
+    """
+    import warnings
+
+    import onnxruntime as ort
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.part")
+    axes = {0: "batch", 2: "height", 3: "width"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (example,), str(tmp), input_names=[input_name], output_names=[output_name],
+                          dynamic_axes={input_name: axes, output_name: axes}, opset_version=17, dynamo=False)
+    final = tmp
+    try:
+        if transform is not None:
+            final = transform(tmp)
+        with torch.inference_mode():
+            expected = module(example).numpy()
+        got = ort.InferenceSession(str(final), providers=["CPUExecutionProvider"]).run(
+            None, {input_name: example.numpy()})[0]
+        max_abs = float(np.abs(got - expected).max())
+        if max_abs <= tolerance:
+            final.replace(path)
+            path.with_suffix(".json").write_text(json.dumps({
+                **meta, "opset": 17, "torch": torch.__version__, "max_abs_diff_vs_torch": max_abs,
+                "check_input": list(example.shape)}, indent=1))
+        return max_abs
+    finally:
+        for leftover in {tmp, final}:
+            leftover.unlink(missing_ok=True)
+
+
+def standard_layers(module, nn, layers) -> None:
+    """Swap the channels-last helper layers for torch.nn's (same function, standard ONNX ops)."""
+    for name, child in module.named_children():
+        if isinstance(child, layers.ReflectionPad2d):
+            setattr(module, name, nn.ReflectionPad2d(child.pad))
+        elif isinstance(child, layers.InstanceNorm2d):
+            norm = nn.InstanceNorm2d(child.num_features, eps=child.eps, affine=child.affine)
+            if child.affine:
+                norm.weight.data.copy_(child.weight.data.float())
+                norm.bias.data.copy_(child.bias.data.float())
+            setattr(module, name, norm)
+        else:
+            standard_layers(child, nn, layers)
