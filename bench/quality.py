@@ -15,8 +15,14 @@ closer). Rows:
     pastiche   peer: pastiche CLI, default settings (1000 L-BFGS steps) or --pastiche-steps
 
 The methods that take any picture as the style are also scored, in a table of their own,
-on the paintings held out of the AdaIN decoder's training (``--heldout``, read from
-``../shared/data/train/style``): the bar's "unseen styles".
+on paintings held out of the AdaIN decoder's training: ``--heldout-dir`` (the 63 paintings of
+``../shared/data/eval/style``, never trained on; ``--heldout-count`` picks some evenly spaced)
+or the three of ``--heldout`` (read from ``../shared/data/train/style``). That table also
+gives the palette distance (CIELAB Gaussians, 2-Wasserstein, ΔE; ``styletransfer.metrics``)
+and, against the peer, on how many pairs ours is closer, with issue #26's bar: style ≤ 0.85×
+the peer's and lower on ≥ 70 % of pairs, palette ≤ the peer's, content ≤ 1.25× the peer's.
+``--paint-size`` paints at another size than the one scored (e.g. 1024 px results scored at
+512 px, the size the metric is defined at).
 
 Outputs go to ``--out`` (default ``bench/out/quality/<method>/<photo>__<preset>.png``)
 with ``results.json`` (every score, seconds, settings); with ``--reuse`` pairs
@@ -30,6 +36,9 @@ Examples::
     python bench/quality.py --methods photo,adain,adain0.6,johnson,stlite
     python bench/quality.py --photos tubingen --presets starry_night --methods gatys,pastiche \\
         --gatys-steps 100 --pastiche-steps 100 --reuse
+    python bench/quality.py --methods adain,stlite --presets '' --heldout-dir ../shared/data/eval/style \\
+        --paint-size 1024 --out bench/out/own1024 --sheet docs/own_styles.png --sheet-heldout 12 \\
+        --sheet-photos tubingen,stata
 
 Needs the peers from the ``bench`` extra: ``pip install -e '.[bench]'``.
 """
@@ -76,8 +85,19 @@ def parse_args(argv=None):
     p.add_argument("--heldout", default=",".join(HELDOUT),
                    help="paintings (file stems under ../shared/data/train/style) held out of the AdaIN decoder's "
                    "training, scored as own styles in a table of their own ('' for none; default %(default)s)")
+    p.add_argument("--heldout-dir", type=Path, default=None,
+                   help="score every painting in this folder as an unseen style (e.g. ../shared/data/eval/style) "
+                   "instead of --heldout")
+    p.add_argument("--heldout-count", type=int, default=None,
+                   help="with --heldout-dir: this many paintings, evenly spaced in name order (default all)")
     p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
     p.add_argument("--size", type=int, default=512, help="longer side of photo and painting, px (default 512)")
+    p.add_argument("--paint-size", type=int, default=None,
+                   help="our methods and the peers paint at this longer side (default --size); the result is "
+                   "resized to --size to be scored")
+    p.add_argument("--sheet-heldout", type=int, default=None,
+                   help="the contact sheet shows only this many held-out paintings (evenly spaced), no presets")
+    p.add_argument("--sheet-photos", default=None, help="the contact sheet's photos (default all)")
     p.add_argument("--gatys-steps", type=int, default=None, help="Gatys steps (default: the library's)")
     p.add_argument("--pastiche-steps", type=int, default=None, help="pastiche steps (default: its own, 1000)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (our methods and pastiche)")
@@ -95,11 +115,22 @@ def parse_args(argv=None):
     bad = [m for m in args.methods if m not in METHODS]
     if bad:
         p.error(f"unknown method(s) {bad}; choose from {', '.join(METHODS)}")
-    args.presets = common.split_list(args.presets) or common.all_presets()
+    args.presets = common.all_presets() if args.presets is None else (common.split_list(args.presets) or [])
     unknown = [n for n in args.presets if n not in common.all_presets()]
     if unknown:
         p.error(f"unknown preset(s) {unknown}; choose from {', '.join(common.all_presets())}")
     args.photos = common.split_list(args.photos)
+    args.paint_size = args.paint_size or args.size
+    args.sheet_photos = common.split_list(args.sheet_photos)
+    if args.heldout_dir is not None:
+        files = sorted(f for f in args.heldout_dir.iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        if not files:
+            p.error(f"no paintings in {args.heldout_dir}")
+        n = args.heldout_count or len(files)
+        if n < len(files):
+            files = [files[round(i * (len(files) - 1) / max(1, n - 1))] for i in range(n)]
+        args.heldout = {f.stem: f for f in files}
+        return args
     style_dir = common.DEFAULT_EVAL_DIR.parent.parent / "train" / "style"
     args.heldout = {n: style_dir / f"{n}.jpg" for n in common.split_list(args.heldout) or []}
     missing = [str(f) for f in args.heldout.values() if not f.is_file()]
@@ -140,7 +171,7 @@ def checkpoint_card(method: str, preset: str) -> str | None:
 
 
 def settings_for(method: str, args, preset: str) -> dict:
-    s = {"size": args.size}
+    s = {"size": args.size, **({"paint_size": args.paint_size} if args.paint_size != args.size else {})}
     card = checkpoint_card(method, preset)
     if card:
         s["checkpoint"] = card
@@ -154,8 +185,12 @@ def settings_for(method: str, args, preset: str) -> dict:
 
 
 def stylise(method: str, photo: Path, content: Image.Image, preset: str, args, out_png: Path) -> tuple[Image.Image, dict]:
-    """Run one method on one pair; returns (output at the content's size, extra info)."""
+    """Run one method on one pair; returns (output at the content's size, extra info). With
+    ``--paint-size`` the method paints the photo at that size and the result is resized."""
     info: dict = {}
+    scored = content
+    if args.paint_size != args.size and method in ("adain", "adain0.6", "johnson", "gatys", "stlite"):
+        content = common.load_rgb(photo, args.paint_size)
     device = args.device
     if method == "photo":
         out = content
@@ -164,10 +199,10 @@ def stylise(method: str, photo: Path, content: Image.Image, preset: str, args, o
         alpha = 0.6 if method == "adain0.6" else 1.0
         steps = args.gatys_steps if method == "gatys" else None
         style = str(args.heldout[preset]) if preset in args.heldout else preset
-        out = common.run_ours(base, content, style, alpha=alpha, steps=steps, max_side=args.size, device=device,
-                              backend=args.backend)
+        out = common.run_ours(base, content, style, alpha=alpha, steps=steps, max_side=args.paint_size,
+                              device=device, backend=args.backend)
     elif method == "stlite":
-        out = common.run_stlite_arbitrary(content, style_file(args, preset), max_side=args.size)
+        out = common.run_stlite_arbitrary(content, style_file(args, preset), max_side=args.paint_size)
     elif method == "pastiche":
         tmp = args.out / "_inputs"
         tmp.mkdir(parents=True, exist_ok=True)
@@ -182,9 +217,9 @@ def stylise(method: str, photo: Path, content: Image.Image, preset: str, args, o
         out = common.load_rgb(out_png, 10**6)
     else:
         raise ValueError(method)
-    if out.size != content.size:  # e.g. rounding of a peer's own resize
+    if out.size != scored.size:  # painted at --paint-size, or a peer's own rounding
         info["resized_from"] = list(out.size)
-        out = out.resize(content.size, Image.Resampling.LANCZOS)
+        out = out.resize(scored.size, Image.Resampling.LANCZOS)
     return out, info
 
 
@@ -206,9 +241,10 @@ def score_all(args) -> dict:
     results_path = args.out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     photos = common.photo_paths(args.eval_dir, args.photos)
-    grams = {}
+    grams, style_ts = {}, {}
     for preset in [*args.presets, *args.heldout]:
         style = common.load_rgb(style_file(args, preset), args.size)
+        style_ts[preset] = common.to_tensor(style, "cpu")
         grams[preset] = metrics.style_grams(common.to_tensor(style, dev), vgg)
     for photo in photos:
         content = common.load_rgb(photo, args.size)
@@ -234,9 +270,12 @@ def score_all(args) -> dict:
                 out.save(out_png)
                 y = common.to_tensor(out, dev)
                 c_dist, s_dist = metrics.distances(y, x, grams[preset], vgg)
-                results[key] = {"content": c_dist, "style": s_dist, "seconds": seconds, "settings": settings,
+                palette = metrics.palette_distance(y.cpu(), style_ts[preset])
+                results[key] = {"content": c_dist, "style": s_dist, "palette": palette, "seconds": seconds,
+                                "settings": settings,
                                 "file": str(out_png.relative_to(args.out)), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **info}
-                print(f"{key}: content {c_dist:.4f} style {s_dist:.4f} ({seconds:.1f} s)", flush=True)
+                print(f"{key}: content {c_dist:.4f} style {s_dist:.4f} palette {palette:.2f} ({seconds:.1f} s)",
+                      flush=True)
                 _save(results_path, results, key)
     return results
 
@@ -266,8 +305,9 @@ def table(results: dict, args, heldout: bool = False) -> tuple[str, list[str]]:
     presets = list(args.heldout) if heldout else args.presets
     methods = [m for m in args.methods if m in ANY_STYLE] if heldout else args.methods
     short = {p: p.split("_")[0] if p != "the_scream" else "scream" for p in presets}
-    head = ["method", "pairs", "mean content dist", "mean style dist", "mean s/image"] + [
-        f"style: {short[p]}" for p in presets
+    per_style_cols = presets if len(presets) <= 10 else []
+    head = ["method", "pairs", "mean content dist", "mean style dist", "mean palette dist", "mean s/image"] + [
+        f"style: {short[p]}" for p in per_style_cols
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     summary: dict[str, dict] = {}
@@ -284,7 +324,7 @@ def table(results: dict, args, heldout: bool = False) -> tuple[str, list[str]]:
             label += " [" + "; ".join(cards) + "]"
         if not done:
             cell = na[0] if na else "not run"
-            lines.append("| " + " | ".join([label, "0", cell, cell, ""] + [""] * len(presets)) + " |")
+            lines.append("| " + " | ".join([label, "0", cell, cell, "", ""] + [""] * len(per_style_cols)) + " |")
             continue
         per_preset = {pr: _mean([r["style"] for (ph, p), r in done.items() if p == pr]) for pr in presets}
         summary[method] = {"pairs": done}
@@ -293,13 +333,47 @@ def table(results: dict, args, heldout: bool = False) -> tuple[str, list[str]]:
             f"{len(done)}/{len(recs)}",
             f"{_mean([r['content'] for r in done.values()]):.3f}",
             f"{_mean([r['style'] for r in done.values()]):.3f}",
+            _fmt(_mean([r["palette"] for r in done.values() if "palette" in r]), ".2f"),
             f"{_mean([r['seconds'] for r in done.values()]):.2f}",
-        ] + [f"{per_preset[pr]:.3f}" if per_preset[pr] is not None else (na[0] if na else "–") for pr in presets]
+        ] + [f"{per_preset[pr]:.3f}" if per_preset[pr] is not None else (na[0] if na else "–")
+             for pr in per_style_cols]
         lines.append("| " + " | ".join(row) + " |")
     checks = bar_checks(summary, [] if heldout else presets)
     if heldout:
         checks = [c.replace("AdaIN α=1", "AdaIN α=1 on the held-out paintings", 1) for c in checks]
+        checks += own_style_checks(summary)
     return "\n".join(lines), checks
+
+
+def _fmt(value, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def own_style_checks(summary: dict) -> list[str]:
+    """Issue #26's bar on the held-out paintings, pair by pair against the peer."""
+    a, peer = summary.get("adain"), summary.get("stlite")
+    if not (a and peer):
+        return []
+    pairs = sorted(set(a["pairs"]) & set(peer["pairs"]))
+    if not pairs:
+        return []
+    ours = {k: a["pairs"][k] for k in pairs}
+    theirs = {k: peer["pairs"][k] for k in pairs}
+    s_a, s_p = _mean([r["style"] for r in ours.values()]), _mean([r["style"] for r in theirs.values()])
+    lower = sum(ours[k]["style"] < theirs[k]["style"] for k in pairs) / len(pairs)
+    c_a, c_p = _mean([r["content"] for r in ours.values()]), _mean([r["content"] for r in theirs.values()])
+    out = [f"{'PASS' if s_a <= 0.85 * s_p else 'FAIL'}: own styles: style {s_a:.3f} ≤ 0.85 × peer {s_p:.3f} = "
+           f"{0.85 * s_p:.3f} ({s_a / s_p:.2f}×, {len(pairs)} pairs)",
+           f"{'PASS' if lower >= 0.70 else 'FAIL'}: own styles: lower style distance than the peer on "
+           f"{lower:.0%} of pairs (≥ 70 %)",
+           f"{'PASS' if c_a <= 1.25 * c_p else 'FAIL'}: own styles: content {c_a:.3f} ≤ 1.25 × peer {c_p:.3f} = "
+           f"{1.25 * c_p:.3f} ({c_a / c_p:.2f}×)"]
+    if all("palette" in r for r in [*ours.values(), *theirs.values()]):
+        p_a, p_p = _mean([r["palette"] for r in ours.values()]), _mean([r["palette"] for r in theirs.values()])
+        closer = sum(ours[k]["palette"] < theirs[k]["palette"] for k in pairs) / len(pairs)
+        out.append(f"{'PASS' if p_a <= p_p else 'FAIL'}: own styles: palette {p_a:.2f} ≤ peer {p_p:.2f} "
+                   f"(closer on {closer:.0%} of pairs)")
+    return out
 
 
 def bar_checks(summary: dict, presets: list[str]) -> list[str]:
@@ -346,6 +420,12 @@ def contact_sheet(results: dict, args, path: Path) -> Path | None:
     (columns), labelled thumbnails, PNG < 3 MB."""
     photos = [p.stem for p in common.photo_paths(args.eval_dir, args.photos)]
     presets = [*args.presets, *args.heldout]
+    if args.sheet_photos:
+        photos = [ph for ph in photos if ph in args.sheet_photos]
+    if args.sheet_heldout:
+        held = list(args.heldout)
+        n = min(args.sheet_heldout, len(held))
+        presets = [held[round(i * (len(held) - 1) / max(1, n - 1))] for i in range(n)]
     methods = [m for m in args.methods if any(
         (results.get(f"{m}|{ph}|{pr}") or {}).get("file") for ph in photos for pr in presets)]
     if not methods:
@@ -405,7 +485,9 @@ def main(argv=None) -> int:
     md, checks = table(results, args)
     if args.heldout:
         md_h, checks_h = table(results, args, heldout=True)
-        md += "\n\nHeld out of the AdaIN decoder's training (" + ", ".join(args.heldout) + "):\n\n" + md_h
+        names = ", ".join(args.heldout) if len(args.heldout) <= 10 else \
+            f"{len(args.heldout)} paintings of {args.heldout_dir}"
+        md += "\n\nHeld out of the AdaIN decoder's training (" + names + "):\n\n" + md_h
         checks += checks_h
     print()
     print(md)

@@ -67,12 +67,16 @@ SEND_FAILED = N_("I painted it but could not send it to you; please send the pho
 CANCELLED_STATUS = N_("✖ Cancelled.")
 RESULT_CAPTION = N_("{style} · {method} · strength {alpha:.2f}{colors} · {seconds:.0f} s")
 KEEP_COLORS_SUFFIX = N_(" · your colours")
+#: after the strength in the caption when the brush is not the medium one
+BRUSH_SUFFIX = N_(" · {brush} strokes")
 TRIMMED_SUFFIX = N_(" · the first {seconds:.0f} s")
 RATE_PROMPT = N_("Rate it 1–10, or change it:")
 RATED = N_("Thanks! You rated it {score}/10.")
 RERATED = N_("Updated your rating to {score}/10.")
 ALREADY_STRONGEST = N_("Already at full strength. Try another style or Best quality.")
 ALREADY_WEAKEST = N_("Already at the weakest setting.")
+ALREADY_BOLDEST = N_("These are already the biggest strokes.")
+ALREADY_FINEST = N_("These are already the finest strokes.")
 COLORS_ALREADY = N_("Your colours are already kept for this one.")
 
 BUSY = N_(
@@ -91,7 +95,8 @@ METHOD_UNAVAILABLE = N_("That method is not available for this style.")
 
 SETTINGS = N_(
     "Your defaults:\n"
-    "Method: {method}\nStrength (alpha): {alpha:.2f}\nKeep my colours: {colors}\nOutput size: {size} px\n"
+    "Method: {method}\nStrength (alpha): {alpha:.2f}\nBrush: {brush}\nKeep my colours: {colors}\n"
+    "Output size: {size} px\n"
     "Language: {language}\n"
     "Tap to change."
 )
@@ -203,6 +208,9 @@ OWN_STYLE_NAME = N_("your style image")
 CANCEL_BUTTON = N_("✖ Cancel")
 STRONGER_BUTTON = N_("➕ Stronger")
 WEAKER_BUTTON = N_("➖ Weaker")
+BIGGER_STROKES_BUTTON = N_("🖌 Bigger strokes")
+FINER_STROKES_BUTTON = N_("✏️ Finer strokes")
+_BRUSHES = {"fine": N_("fine"), "medium": N_("medium"), "bold": N_("bold")}
 KEEP_COLORS_BUTTON = N_("🌈 Keep my colours")
 ANOTHER_STYLE_BUTTON = N_("🔁 Another style")
 YES_BUTTON = N_("Yes, delete")
@@ -242,6 +250,14 @@ def style_title(style_name: str) -> str:
     return preset_title(style_name) if style_name in PRESETS else gettext(_STRINGS["OWN_STYLE_NAME"])
 
 
+def brush_name(stroke: float) -> str:
+    """A brush size in the current language: "fine", "medium", "bold", or its number ("2.25")."""
+    from styletransfer.scale import stroke_name
+
+    name = stroke_name(float(stroke))
+    return gettext(_BRUSHES[name]) if name in _BRUSHES else name
+
+
 def preset_title(name: str) -> str:
     """A preset's title in the current language (the English title for unknown names)."""
     title = _PRESET_TITLES.get(name)
@@ -271,4 +287,4 @@ def msgids() -> list[str]:
     plural = ["{n} picture", "{n} pictures", "{name}: {count} rating, mean {mean}",
               "{name}: {count} ratings, mean {mean}"]
     return [*_STRINGS.values(), *(v for d in _DICTS.values() for v in d.values()), *(d for _, d in _COMMANDS),
-            *_PRESET_TITLES.values(), "{n} s", "{n} min", "{h} h {m} min", *plural]
+            *_PRESET_TITLES.values(), *_BRUSHES.values(), "{n} s", "{n} min", "{h} h {m} min", *plural]

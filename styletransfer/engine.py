@@ -18,7 +18,10 @@ Methods:
   slowest (tens of seconds to minutes on CPU).
 
 Colour preservation follows Gatys et al. (2016), "Preserving Color in Neural
-Artistic Style Transfer".
+Artistic Style Transfer". Every method paints at the working size of the brush
+(``options.stroke``: 512 px / stroke on the longer side) and the result is brought
+to ``options.max_side`` by guided up-sampling (:mod:`styletransfer.scale`), so the
+strokes keep their size relative to the picture at 1024 or 4096 px.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from .inputs import (
     resolve_styles,
     style_read_side,
 )
+from .scale import paint_at_working_size
 
 __all__ = [
     "METHODS",
@@ -166,24 +170,26 @@ def stylize(
     _check_cancel(cancel)
 
     alpha = float(options.alpha)
-    if method == "adain" and device.type == "cpu":
-        from .onnx.adain import prepare_styles, stylize_adain_ort, use_onnx
 
-        if use_onnx(options.backend, on_cpu=True, preserve_color=options.preserve_color):  # no torch needed
-            _report(progress, 0, 1, stage="render")
-            result = stylize_adain_ort(content_img, prepare_styles(styles, options.style_side), alpha=alpha,
-                                       threads=torch.get_num_threads())
-            _report(progress, 1, 1, stage="done")
-            return result
-    content_t = image_to_tensor(content_img, device)
-    if method == "johnson":
-        out = _run_johnson(content_t, styles[0].name, alpha, options, device, progress)
-    elif method == "adain":
-        out = _run_adain(content_t, styles, alpha, options, device, progress)
-    else:
-        out = _run_gatys(content_t, styles, alpha, options, device, progress, cancel)
-    _check_cancel(cancel)
-    result = tensor_to_image(out)
+    def paint(image: Image.Image) -> Image.Image:  # at the working size (styletransfer.scale)
+        if method == "adain" and device.type == "cpu":
+            from .onnx.adain import prepare_styles, stylize_adain_ort, use_onnx
+
+            if use_onnx(options.backend, on_cpu=True, preserve_color=options.preserve_color):  # no torch needed
+                _report(progress, 0, 1, stage="render")
+                return stylize_adain_ort(image, prepare_styles(styles, options.style_side), alpha=alpha,
+                                         threads=torch.get_num_threads())
+        content_t = image_to_tensor(image, device)
+        if method == "johnson":
+            out = _run_johnson(content_t, styles[0].name, alpha, options, device, progress)
+        elif method == "adain":
+            out = _run_adain(content_t, styles, alpha, options, device, progress)
+        else:
+            out = _run_gatys(content_t, styles, alpha, options, device, progress, cancel)
+        _check_cancel(cancel)
+        return tensor_to_image(out)
+
+    result = paint_at_working_size(content_img, options.stroke, paint)
     _report(progress, 1, 1, stage="done")
     return result
 

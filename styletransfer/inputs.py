@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence, Union
 
@@ -69,6 +69,11 @@ class StyleOptions:
             :func:`styletransfer.gatys.stylize_gatys` (``style_weight``,
             ``tv_weight``, ``optimizer``, ``scales``, ``init`` …).
         max_pixels: refuse inputs larger than this (pixels, checked before decoding).
+        stroke: brush size: ``"fine"``, ``"medium"`` (default), ``"bold"`` or a number in
+            [0.25, 4] (1 = medium; 2 = strokes twice as big). Every method paints at the
+            working size ``512 px / stroke`` and is brought to ``max_side`` by guided
+            up-sampling, so strokes keep their size relative to the picture
+            (:mod:`styletransfer.scale`); :meth:`validate` turns a name into its number.
         backend: Johnson's and AdaIN's forward pass: ``"auto"`` (ONNX Runtime on
             the CPU when the graphs are exported, see :mod:`styletransfer.onnx.johnson` and
             :mod:`styletransfer.onnx.adain`, else torch), ``"torch"`` or ``"onnx"``
@@ -85,9 +90,10 @@ class StyleOptions:
     gatys: dict[str, Any] = field(default_factory=dict)
     max_pixels: int = 40_000_000
     backend: str = "auto"
+    stroke: float | str = 1.0
 
     def validate(self) -> "StyleOptions":
-        """Return self if every option is in range.
+        """Return the options with ``stroke`` as a number, if every option is in range.
 
         Raises:
             InvalidOptionError: naming the bad option and its allowed range.
@@ -106,7 +112,10 @@ class StyleOptions:
             raise InvalidOptionError(f"steps must be an integer from 1 to 10000, got {self.steps!r}")
         if self.backend not in ("auto", "torch", "onnx"):
             raise InvalidOptionError(f"backend must be auto, torch or onnx, got {self.backend!r}")
-        return self
+        from .scale import parse_stroke
+
+        stroke = parse_stroke(self.stroke)
+        return self if stroke == self.stroke and isinstance(self.stroke, float) else replace(self, stroke=stroke)
 
 
 @dataclass(frozen=True)

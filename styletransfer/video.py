@@ -82,6 +82,9 @@ class VideoOptions:
             is installed, the net's graph exported first if needed, see :mod:`styletransfer.onnx.johnson`;
             else torch), ``"torch"``, or ``"onnx"`` (an error without onnxruntime).
         threads: CPU threads (torch, or ONNX Runtime's frames at once); None: all cores.
+        stroke: brush size (``"fine"``, ``"medium"``, ``"bold"`` or a number, 1 = medium): frames
+            are painted at ``512 px / stroke`` and brought to ``max_side`` with guided
+            up-sampling, as photos are (:mod:`styletransfer.scale`).
     """
 
     alpha: float = 1.0
@@ -96,6 +99,7 @@ class VideoOptions:
     crf: int = 20
     backend: str = "auto"
     threads: int | None = None
+    stroke: float | str = 1.0
 
     def validate(self) -> "VideoOptions":
         if self.backend not in ("auto", "torch", "onnx"):
@@ -112,7 +116,12 @@ class VideoOptions:
             raise InvalidOptionError(f"batch must be from 1 to 64 frames, got {self.batch!r}")
         if not 0.0 <= float(self.smooth) <= 0.95:
             raise InvalidOptionError(f"smooth must be between 0 and 0.95, got {self.smooth}")
-        return self
+        from dataclasses import replace
+
+        from .scale import parse_stroke
+
+        stroke = parse_stroke(self.stroke)
+        return self if stroke == self.stroke and isinstance(self.stroke, float) else replace(self, stroke=stroke)
 
 
 @dataclass(frozen=True)
@@ -302,6 +311,18 @@ class _Painter:
             self.stats = self.model.style_stats(s, key)
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """Frames at the output size: painted at the stroke's working size, then brought back
+        with each frame's own detail (:func:`styletransfer.scale.guided_upsample`)."""
+        from .scale import downscale, guided_upsample, working_side
+
+        n, _, h, w = frames.shape
+        side = working_side(max(h, w), self.options.stroke)
+        if side >= max(h, w):
+            return self._forward(frames)
+        painted = self._forward(downscale(frames, side))
+        return np.stack([guided_upsample(painted[i], frames[i]) for i in range(n)])
+
+    def _forward(self, frames: np.ndarray) -> np.ndarray:
         if self.onnx and self.method == "adain":  # ONNX Runtime (styletransfer.onnx.adain)
             from .onnx.adain import adain_frames
 

@@ -527,3 +527,35 @@ def _alive(pid: int) -> bool:
             return running and b"spawn_main" in cmdline.read()  # not a recycled pid
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
+
+
+async def test_brush_size_from_settings_and_the_stroke_buttons_reach_the_inference_process(tg, healthy, tubingen):
+    """/settings' brush and the result's "bigger / finer strokes" buttons: the job spec carries
+    the stroke to the inference process, whose report of what it ran is the caption; the
+    stroke buttons step by 1.5x and stop at the ends of the range."""
+    ivy = tg.user(1013, "Ivy")
+    await ivy.send("/settings")
+    panel = await ivy.wait_for(has_data("cfg:b:"), timeout=WAIT)
+    assert any(texts.brush_name(1.0) in b for b in panel.button_texts)
+    assert (await ivy.click(panel, data="cfg:b:bold")).text == texts.SETTINGS_SAVED
+    panel = await ivy.wait_for(lambda m: m.message_id == panel.message_id and "Brush: bold" in m.text,
+                               timeout=WAIT, since=0)
+    await ivy.send_photo(photo_bytes(tubingen))
+    first = await result_of(ivy, await choose(ivy, "udnie", "johnson"))
+    assert "bold strokes" in first.text, first.text
+    await ivy.click(first, texts.BIGGER_STROKES_BUTTON)
+    status = await ivy.wait_for(lambda m: any("Queued" in v for v in m.versions), timeout=WAIT)
+    bigger = await result_of(ivy, status)
+    assert "2.25 strokes" in bigger.text, bigger.text
+    await ivy.click(first, texts.FINER_STROKES_BUTTON)
+    status = await ivy.wait_for(lambda m: any("Queued" in v for v in m.versions) and m.message_id > bigger.message_id,
+                                timeout=WAIT)
+    finer = await result_of(ivy, status)
+    assert "strokes" not in finer.text and "strength 1.00" in finer.text, finer.text  # medium: no mention
+    assert (await ivy.click(first, texts.BIGGER_STROKES_BUTTON)).text == texts.ALREADY_DONE
+    await ivy.click(bigger, texts.BIGGER_STROKES_BUTTON)  # 3.375: the biggest
+    status = await ivy.wait_for(lambda m: any("Queued" in v for v in m.versions) and m.message_id > finer.message_id,
+                                timeout=WAIT)
+    biggest = await result_of(ivy, status)
+    assert "3.375 strokes" in biggest.text, biggest.text
+    assert (await ivy.click(biggest, texts.BIGGER_STROKES_BUTTON)).text == texts.ALREADY_BOLDEST

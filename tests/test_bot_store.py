@@ -35,7 +35,12 @@ async def test_migrations_create_tables_and_are_idempotent(tmp_path):
         tables = {row[0] for row in db.execute("select name from sqlite_master where type='table'")}
         version = db.execute("select version_num from alembic_version").fetchall()
     assert {"users", "sessions", "jobs", "ratings", "survey_answers", "alembic_version"} <= tables
-    assert version == [("0006",)]
+    from alembic.script import ScriptDirectory
+
+    from bot.store.db import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    assert version == [(head,)] and head == "0007"
 
 
 async def test_session_created_once_and_updated(store):

@@ -118,3 +118,19 @@ def test_bad_shapes_are_rejected(photo, vgg):
         metrics.style_distance(photo[0], photo, vgg)
     with pytest.raises(ValueError, match="lack layers"):
         metrics.style_distance(photo, {"relu1_1": torch.eye(64)[None]}, vgg)
+
+
+def test_palette_distance_is_delta_e_between_colour_gaussians():
+    from styletransfer.metrics import lab_colours, palette_distance
+
+    rng = torch.Generator().manual_seed(0)
+    img = torch.rand(1, 3, 48, 64, generator=rng)
+    assert palette_distance(img, img) < 1e-3
+    assert abs(palette_distance(torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8)) - 100.0) < 0.5  # black vs white
+    warmer = (img + torch.tensor([0.2, 0.0, -0.2]).view(1, 3, 1, 1)).clamp(0, 1)
+    d = palette_distance(warmer, img)
+    assert 5 < d < palette_distance(warmer, 1 - img)
+    assert abs(palette_distance(img, torch.rand(1, 3, 200, 100, generator=rng)) - palette_distance(
+        torch.rand(1, 3, 200, 100, generator=rng), img)) < 3  # sizes may differ; symmetric up to sampling
+    lab = lab_colours(torch.ones(1, 3, 2, 2))
+    assert lab.shape == (4, 3) and abs(lab[:, 0].mean() - 100) < 0.5 and abs(lab[:, 1:]).max() < 2

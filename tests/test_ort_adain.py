@@ -20,6 +20,7 @@ from PIL import Image
 from styletransfer.onnx import adain as ort_adain
 from styletransfer.images import fit_max_side, open_image
 from styletransfer.onnx.runtime import OnnxUnavailable
+from styletransfer.inputs import resolve_styles
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "styletransfer" / "samples" / "tubingen.jpg"
@@ -226,6 +227,34 @@ def test_paintings_match_the_torch_engine(env):
     a = ort_adain.stylize_adain_ort(photo, [(fit_max_side(resolve_styles(["mondrian"])[0].image, 512), 1, None)])
     b = ort_adain.stylize_adain_ort(photo, [(fit_max_side(resolve_styles(["starry_night"])[0].image, 512), 1, None)])
     assert _mad(a, b) > 20
+
+
+def test_a_picture_painted_in_tiles_equals_the_one_painted_whole(env, monkeypatch):
+    """Large pictures go through the encoder and decoder tile by tile, with the whole
+    picture's content statistics and enough context per tile: the same picture as one pass
+    (no seam, no colour jump), whatever the tile size; the engine tiles above TILE_SIDE."""
+    photo = Image.open(SAMPLE).convert("RGB").resize((700, 460))
+    stats = [ort_adain.style_stats(im, key) for im, _w, key in
+             ort_adain.prepare_styles(resolve_styles(["udnie", "the_scream"]), 512)]
+    frames = ort_adain._image_pixels(photo)
+    graphs = ort_adain.encoder_path(), ort_adain.decoder_path()
+    w = np.array([0.7, 0.3])
+    whole = ort_adain._adain_batch(frames, graphs, stats, w, 0.8, 1, tile=4096)
+    for tile in (200, 256, 512):
+        tiled = ort_adain._adain_batch(frames, graphs, stats, w, 0.8, 1, tile=tile)
+        assert tiled.shape == whole.shape and np.abs(tiled - whole).max() * 255 < 0.01, tile
+    assert ort_adain._tiles(1000, 256) == [(0, 256), (256, 512), (512, 768), (768, 1000)]
+    calls = []
+    encode = ort_adain._encode
+
+    def spy(session, x):
+        calls.append(x.shape[-2:])
+        return encode(session, x)
+
+    monkeypatch.setattr(ort_adain, "_encode", spy)
+    monkeypatch.setattr(ort_adain, "TILE_SIDE", 320)
+    ort_adain.stylize_adain_ort(photo, [(resolve_styles(["udnie"])[0].image, 1, "preset:udnie@512")], threads=1)
+    assert len(calls) == 2 * 3 and all(max(c) <= 320 + 2 * ort_adain.ENCODER_HALO for c in calls), calls  # 528x768 padded
 
 
 def test_preset_statistics_are_kept_on_disk(env):

@@ -51,7 +51,8 @@ class JobSpec:
     ``max_side``: longest side of the result in pixels; ``steps``: Gatys
     iterations (None = library default); ``output_path``: where the result goes
     (PNG for a photo, MP4 for ``media`` video/animation/video_note);
-    ``max_seconds``: a longer clip is cut to its first seconds."""
+    ``max_seconds``: a longer clip is cut to its first seconds; ``stroke``: the brush size
+    (1 = medium; :mod:`styletransfer.scale`)."""
 
     job_id: int
     content_path: str
@@ -65,6 +66,7 @@ class JobSpec:
     device: str = "auto"
     media: str = "photo"
     max_seconds: float = 30.0
+    stroke: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,7 @@ class JobQueue:
             max_side=int(options.get("max_side", self.settings.max_side)),
             steps=options.get("steps"), device=self.settings.device, media=media,
             max_seconds=float(options.get("max_seconds", self.settings.video_max_seconds)),
+            stroke=float(options.get("stroke", 1.0)),
         )
 
     async def _finish(self, job: "Job", outcome: object) -> None:

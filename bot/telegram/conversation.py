@@ -255,7 +255,7 @@ def _copy_inputs(folder: Path, content_src: str, content: Path, style_src: str |
 
 
 async def submit_job(services: Services, chat_id: int, user_id: int, session: UserSession, method: str,
-                     *, alpha: float | None = None, preserve_color: bool | None = None,
+                     *, alpha: float | None = None, preserve_color: bool | None = None, stroke: float | None = None,
                      style_name: str | None = None, style_path: str | None = None,
                      rerun_of: tuple[int, str] | None = None) -> str | None:
     """Queue a job from the user's content image; returns an error text or None.
@@ -281,6 +281,7 @@ async def submit_job(services: Services, chat_id: int, user_id: int, session: Us
     options = {
         "alpha": session.alpha if alpha is None else alpha,
         "preserve_color": session.preserve_color if preserve_color is None else preserve_color,
+        "stroke": float(getattr(session, "stroke", None) or 1.0) if stroke is None else stroke,
         "max_side": min(session.output_size or settings.max_side, settings.max_side),
         "steps": settings.gatys_steps if method == "gatys" else None,
         "source": session.content_path,

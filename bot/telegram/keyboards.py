@@ -43,21 +43,28 @@ def result(job_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([
         ratings[:5], ratings[5:],
         [_b(texts.STRONGER_BUTTON, f"rr:{job_id}:stronger"), _b(texts.WEAKER_BUTTON, f"rr:{job_id}:weaker")],
+        [_b(texts.BIGGER_STROKES_BUTTON, f"rr:{job_id}:bigger"), _b(texts.FINER_STROKES_BUTTON, f"rr:{job_id}:finer")],
         [_b(texts.KEEP_COLORS_BUTTON, f"rr:{job_id}:colors"), _b(texts.ANOTHER_STYLE_BUTTON, f"rr:{job_id}:another")],
     ])
 
 
 ALPHAS = (0.25, 0.5, 0.75, 1.0)
+#: the brush sizes /settings offers (styletransfer.scale.STROKES)
+BRUSHES = ("fine", "medium", "bold")
 SIZES = (256, 512, 768, 1024, 1536, 2048)
 
 
 def settings(method: str, alpha: float, preserve_color: bool, size: int, max_side: int,
-             methods_available: list[str], language: str | None = None) -> InlineKeyboardMarkup:
+             methods_available: list[str], language: str | None = None, stroke: float = 1.0) -> InlineKeyboardMarkup:
     def mark(selected: bool, text: str) -> str:
         return f"• {text}" if selected else text
 
     rows = [[_b(mark(m == method, texts.METHOD_NAMES[m]), f"cfg:m:{m}") for m in methods_available]]
     rows.append([_b(mark(abs(a - alpha) < 1e-6, f"{a:g}"), f"cfg:a:{a:g}") for a in ALPHAS])
+    from styletransfer.scale import STROKES
+
+    rows.append([_b(mark(abs(STROKES[name] - stroke) < 1e-3, "🖌 " + texts.brush_name(STROKES[name])), f"cfg:b:{name}")
+                 for name in BRUSHES])
     rows.append([_b(("✅ " if preserve_color else "⬜ ") + texts.KEEP_COLORS_BUTTON.split(" ", 1)[1], "cfg:c:toggle")])
     sizes = sorted({s for s in SIZES if s < max_side} | {max_side})[-4:]
     rows.append([_b(mark(s == size, str(s)), f"cfg:s:{s}") for s in sizes])

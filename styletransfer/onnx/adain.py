@@ -792,8 +792,15 @@ def adain_frames(frames: np.ndarray, stats: Sequence[tuple[np.ndarray, np.ndarra
     return per_core(lambda batch, n_threads: _adain_batch(batch, graphs, stats, w, alpha, n_threads), frames, threads)
 
 
+#: A picture whose padded longer side is above this many px is painted in tiles (:func:`_tiles`)
+TILE_SIDE = 1280
+#: context around each tile, px (multiples of 8): the encoder's receptive field at relu4_1 reaches
+#: ~68 px, the decoder's ~30 px (its valid convolutions' crop), so tiles equal the whole picture's
+ENCODER_HALO, DECODER_HALO = 96, 64
+
+
 def _adain_batch(frames: np.ndarray, graphs: tuple[Path, Path | None], stats, w: np.ndarray, alpha: float,
-                 threads: int | None) -> np.ndarray:
+                 threads: int | None, tile: int | None = None) -> np.ndarray:
     enc, dec = _session(graphs[0], threads), _session(graphs[1], threads)
     h, wid = frames.shape[-2:]
     (top, bottom, left, right), mode = encoder_padding(h, wid)
@@ -802,14 +809,67 @@ def _adain_batch(frames: np.ndarray, graphs: tuple[Path, Path | None], stats, w:
     if enc.get_inputs()[0].name == "pixels":
         frames = _pixels(frames)  # padded in 8 bits: a quarter of the float copy
     x = np.pad(frames, ((0, 0), (0, 0), (top, bottom), (left, right)), mode="reflect" if mode == "reflect" else "edge")
-    f_c = _encode(enc, x)
-    mu_c, sd_c = _mean_std(f_c)
+    tile = tile or TILE_SIDE
+    tiled = max(x.shape[-2:]) > tile
+    f_c = _encode_tiled(enc, x, tile) if tiled else _encode(enc, x)
+    mu_c, sd_c = _mean_std(f_c)  # the whole picture's statistics, also when it is painted in tiles
     # alpha * sum_k w_k (sd_k (f - mu_c) / sd_c + mu_k) + (1 - alpha) f, as one scale and shift per channel
     scale, shift = np.full_like(mu_c, 1.0 - alpha), np.zeros_like(mu_c)
     for (mu_s, sd_s), wk in zip(stats, w):
         scale += alpha * wk * sd_s / sd_c
         shift += alpha * wk * (mu_s - sd_s * mu_c / sd_c)
     target = f_c * scale.astype(np.float32) + shift.astype(np.float32)
-    top, left = top - DECODER_CROP, left - DECODER_CROP
-    out = dec.run(None, {"target": target})[0][:, :, top:top + h, left:left + wid]
+    del f_c
+    if tiled:
+        out = _decode_tiled(dec, target, tile)[:, :, top:top + h, left:left + wid]
+    else:
+        out = dec.run(None, {"target": target})[0][:, :, top - DECODER_CROP:top - DECODER_CROP + h,
+                                                   left - DECODER_CROP:left - DECODER_CROP + wid]
     return np.clip(out, 0.0, 1.0)
+
+
+def _tiles(length: int, tile: int, step: int = 8) -> list[tuple[int, int]]:
+    """``[start, stop)`` spans covering ``0..length`` in pieces of at most ``tile`` (multiples of ``step``)."""
+    count = -(-length // tile)
+    size = -(-length // count // step) * step
+    return [(a, min(length, a + size)) for a in range(0, length, size)]
+
+
+def _encode_tiled(enc, x: np.ndarray, tile: int) -> np.ndarray:
+    """relu4_1 features of a padded picture (N, 3, H, W) (H, W multiples of 8), encoded tile by
+    tile with :data:`ENCODER_HALO` px of context on each inner side: the same features as one
+    pass, with the memory of one tile (the tiled painting of URST, Chen et al. 2022, here
+    exact: AdaIN's only normalisation, the content's channel statistics, is taken afterwards
+    from the whole feature map)."""
+    n, _c, h, w = x.shape
+    out = None
+    for y0, y1 in _tiles(h, tile):
+        for x0, x1 in _tiles(w, tile):
+            a0, a1 = max(0, y0 - ENCODER_HALO), min(h, y1 + ENCODER_HALO)
+            b0, b1 = max(0, x0 - ENCODER_HALO), min(w, x1 + ENCODER_HALO)
+            f = _encode(enc, x[:, :, a0:a1, b0:b1])
+            if out is None:
+                out = np.empty((n, f.shape[1], h // 8, w // 8), dtype=np.float32)
+            out[:, :, y0 // 8:y1 // 8, x0 // 8:x1 // 8] = f[:, :, (y0 - a0) // 8:(y1 - a0) // 8,
+                                                            (x0 - b0) // 8:(x1 - b0) // 8]
+    return out
+
+
+def _decode_tiled(dec, target: np.ndarray, tile: int) -> np.ndarray:
+    """The decoder graph (valid convolutions: :data:`DECODER_CROP` px lost per side) over
+    target features (N, 512, h, w), tile by tile with :data:`DECODER_HALO` px of context: the
+    picture (N, 3, 8h, 8w) of the padded frame, its outer :data:`DECODER_CROP` px left empty
+    (inside the content's margin, which is cut off)."""
+    n, _c, fh, fw = target.shape
+    h, w, halo = fh * 8, fw * 8, DECODER_HALO // 8
+    out = np.zeros((n, 3, h, w), dtype=np.float32)
+    for y0, y1 in _tiles(h, tile):
+        for x0, x1 in _tiles(w, tile):
+            a0, a1 = max(0, y0 // 8 - halo), min(fh, y1 // 8 + halo)
+            b0, b1 = max(0, x0 // 8 - halo), min(fw, x1 // 8 + halo)
+            img = dec.run(None, {"target": np.ascontiguousarray(target[:, :, a0:a1, b0:b1])})[0]
+            oy, ox = a0 * 8 + DECODER_CROP, b0 * 8 + DECODER_CROP  # where the tile's output starts
+            ys, ye = max(y0, oy), min(y1, oy + img.shape[-2])
+            xs, xe = max(x0, ox), min(x1, ox + img.shape[-1])
+            out[:, :, ys:ye, xs:xe] = img[:, :, ys - oy:ye - oy, xs - ox:xe - ox]
+    return out

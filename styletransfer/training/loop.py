@@ -163,6 +163,11 @@ def run(args: argparse.Namespace, recipe: Recipe) -> int:
             parent = {"file": repo_relative(finetune), "sha256": sha256_file(finetune),
                       "steps": init_card.get("steps"), "style": init_card.get("style_image")}
             tqdm.write(f"fine-tuning {method} from {finetune} ({init_card.get('steps')} steps)")
+    if best.get("grid") and not _same_grid(best["grid"], recipe.card):
+        # scored on other paintings (e.g. the held-out set changed): not comparable, start afresh
+        tqdm.write(f"the best grid so far (score {best['score']:.4f}) was scored on other styles; "
+                   "the next grid sets the bar")
+        best = {"score": float("inf")}
     model.to(device)
     phases.append({"from_step": step, "crop": args.crop, "batch": args.batch, "lr": args.lr, "bf16": args.bf16,
                    "threads": threads, **recipe.phase})
@@ -282,6 +287,15 @@ def run(args: argparse.Namespace, recipe: Recipe) -> int:
     print(f"stylize-train: {method} stopped at step {step} ({reason}); best weights {out} "
           f"(step {best.get('step', step)}), latest {latest if recipe.evaluate else out}, state {state_path}")
     return 0
+
+
+def _same_grid(grid: dict, card: dict) -> bool:
+    """Whether a stored grid scored the held-out styles this run scores (AdaIN's ``heldout``
+    group against the recipe card's ``heldout_styles``; other recipes: always)."""
+    held = card.get("heldout_styles")
+    if held is None or "heldout" not in grid:
+        return True
+    return set(grid["heldout"].get("per_style", {})) == set(held)
 
 
 def _brief(scores: dict) -> str:

@@ -18,6 +18,10 @@ from ..keyboards import ALPHAS
 from .commands import settings_view
 
 ALPHA_STEP = 0.25
+#: a re-run's brush: 1.5x bigger or smaller strokes (fine 0.67 -> medium 1 -> bold 1.5 -> 2.25 -> 3.4),
+#: within styletransfer.scale's range
+STROKE_STEP = 1.5
+STROKE_LIMITS = (0.3, 3.4)
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -138,6 +142,7 @@ async def rerun(svc: Services, update: Update, session, rest: str) -> str | None
         return None
     alpha = float(options.get("alpha", 1.0))
     preserve = bool(options.get("preserve_color", False))
+    stroke = float(options.get("stroke", 1.0))
     if action == "stronger":
         if alpha >= 1.0:
             return texts.ALREADY_STRONGEST
@@ -146,6 +151,14 @@ async def rerun(svc: Services, update: Update, session, rest: str) -> str | None
         if alpha <= ALPHAS[0]:
             return texts.ALREADY_WEAKEST
         alpha = max(ALPHAS[0], alpha - ALPHA_STEP)
+    elif action == "bigger":
+        if stroke * STROKE_STEP > STROKE_LIMITS[1]:
+            return texts.ALREADY_BOLDEST
+        stroke = round(stroke * STROKE_STEP, 3)
+    elif action == "finer":
+        if stroke / STROKE_STEP < STROKE_LIMITS[0]:
+            return texts.ALREADY_FINEST
+        stroke = round(stroke / STROKE_STEP, 3)
     elif action == "colors":
         if preserve:
             return texts.COLORS_ALREADY
@@ -158,7 +171,7 @@ async def rerun(svc: Services, update: Update, session, rest: str) -> str | None
     if job.style_name == "own" and not style_path:
         return texts.NO_PHOTO
     error = await submit_job(svc, update.effective_chat.id, session.user_id, session, job.method, alpha=alpha,
-                             preserve_color=preserve, style_name=job.style_name, style_path=style_path,
+                             preserve_color=preserve, stroke=stroke, style_name=job.style_name, style_path=style_path,
                              rerun_of=(job.id, action))
     return error
 
@@ -176,6 +189,10 @@ async def configure(svc: Services, update: Update, session, rest: str) -> str | 
         if not 0.0 < alpha <= 1.0:
             return texts.STALE_BUTTON
         changes["alpha"] = alpha
+    elif field == "b" and value in keyboards.BRUSHES:
+        from styletransfer.scale import STROKES
+
+        changes["stroke"] = STROKES[value]
     elif field == "c":
         changes["preserve_color"] = not session.preserve_color
     elif field == "s" and value.isdigit():

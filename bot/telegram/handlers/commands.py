@@ -70,11 +70,12 @@ def settings_view(session, max_side: int) -> tuple[str, object]:
     language = getattr(session, "language", None)
     text = texts.SETTINGS.format(
         method=texts.METHOD_NAMES.get(session.default_method, session.default_method), alpha=session.alpha,
+        brush=texts.brush_name(getattr(session, "stroke", None) or 1.0),
         colors=texts.YES if session.preserve_color else texts.NO, size=size,
         language=LANGUAGES.get(language) or texts.LANGUAGE_AUTO,
     )
     markup = keyboards.settings(session.default_method, session.alpha, session.preserve_color, size, max_side,
-                                _methods_for_settings(), language)
+                                _methods_for_settings(), language, stroke=getattr(session, "stroke", None) or 1.0)
     return text, markup
 
 
