@@ -482,12 +482,12 @@ def main(argv=None) -> int:
         results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     else:
         results = score_all(args)
-    md, checks = table(results, args)
+    md, checks = table(results, args) if args.presets else ("", [])
     if args.heldout:
         md_h, checks_h = table(results, args, heldout=True)
         names = ", ".join(args.heldout) if len(args.heldout) <= 10 else \
             f"{len(args.heldout)} paintings of {args.heldout_dir}"
-        md += "\n\nHeld out of the AdaIN decoder's training (" + names + "):\n\n" + md_h
+        md += ("\n\n" if md else "") + "Held out of the AdaIN decoder's training (" + names + "):\n\n" + md_h
         checks += checks_h
     print()
     print(md)

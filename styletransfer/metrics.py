@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import numpy as np
 import torch
 
 from .ops import gram_matrix
@@ -221,7 +222,7 @@ def distances(
     return c_dist, sum(s_dist) / len(s_dist)
 
 
-def lab_colours(image: torch.Tensor) -> "np.ndarray":
+def lab_colours(image: torch.Tensor) -> np.ndarray:
     """CIELAB colours (L in 0-100, a and b in about -128..127; D50 white) of every pixel of
     an (N, 3, H, W) RGB image in [0, 1], as an (N·H·W, 3) float64 array. The conversion is
     Pillow's ImageCms (LittleCMS, sRGB profile -> LAB), on the image rounded to 8 bits.

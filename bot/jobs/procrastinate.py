@@ -420,7 +420,8 @@ class WorkerSettings(BaseSettings):
     database_url: str
     device: Literal["auto", "cpu", "cuda"] = "auto"
     worker_threads: int = Field(0, ge=0, le=256, description="torch CPU threads (0: torch's default)")
-    worker_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    # host, pid and a random tag: containers on the host's network share its name and are all pid 1
+    worker_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}")
     worker_heartbeat_s: float = Field(5.0, gt=0, le=300)
     worker_health_file: Path = Path(tempfile.gettempdir()) / "stylebot-worker.alive"
     log_level: str = "INFO"
@@ -435,6 +436,8 @@ async def paint(context, job_id: int, spec: dict) -> str:
     job = await store.claim_job(job_id, settings.worker_name)
     if job is None:
         return "skipped"  # cancelled, finished or forgotten meanwhile
+    log.info("worker %s paints job %s (%s, attempt %s)", settings.worker_name, job_id, spec.get("method"),
+             job.attempts)
     files = await store.job_files(job_id, "content", "style")
     loop = asyncio.get_running_loop()
     with tempfile.TemporaryDirectory(prefix=f"stylebot-job{job_id}-") as tmp:
