@@ -69,6 +69,7 @@ RESULT_CAPTION = N_("{style} · {method} · strength {alpha:.2f}{colors} · {sec
 KEEP_COLORS_SUFFIX = N_(" · your colours")
 #: after the strength in the caption when the brush is not the medium one
 BRUSH_SUFFIX = N_(" · {brush} strokes")
+TEXTURE_SUFFIX = N_(" · on canvas")
 TRIMMED_SUFFIX = N_(" · the first {seconds:.0f} s")
 RATE_PROMPT = N_("Rate it 1–10, or change it:")
 RATED = N_("Thanks! You rated it {score}/10.")
@@ -95,8 +96,8 @@ METHOD_UNAVAILABLE = N_("That method is not available for this style.")
 
 SETTINGS = N_(
     "Your defaults:\n"
-    "Method: {method}\nStrength (alpha): {alpha:.2f}\nBrush: {brush}\nKeep my colours: {colors}\n"
-    "Output size: {size} px\n"
+    "Method: {method}\nStrength (alpha): {alpha:.2f}\nBrush: {brush}\nCanvas texture: {texture}\n"
+    "Keep my colours: {colors}\nOutput size: {size} px\n"
     "Language: {language}\n"
     "Tap to change."
 )
@@ -210,6 +211,7 @@ STRONGER_BUTTON = N_("➕ Stronger")
 WEAKER_BUTTON = N_("➖ Weaker")
 BIGGER_STROKES_BUTTON = N_("🖌 Bigger strokes")
 FINER_STROKES_BUTTON = N_("✏️ Finer strokes")
+TEXTURE_BUTTON = N_("🧵 Canvas texture")
 _BRUSHES = {"fine": N_("fine"), "medium": N_("medium"), "bold": N_("bold")}
 KEEP_COLORS_BUTTON = N_("🌈 Keep my colours")
 ANOTHER_STYLE_BUTTON = N_("🔁 Another style")

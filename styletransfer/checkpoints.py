@@ -62,7 +62,11 @@ def adain_decoder_path() -> Path:
 
 
 def johnson_path(preset: str) -> Path:
-    """Path of the Johnson net trained for ``preset`` (``<root>/johnson/<preset>.safetensors``)."""
+    """Path of the Johnson net trained for ``preset`` (``<root>/johnson/<preset>.safetensors``),
+    or for ``"texture:<name>"`` the texture net of :mod:`styletransfer.texture`
+    (``<root>/texture/<name>.safetensors``; the same architecture)."""
+    if preset.startswith("texture:"):
+        return checkpoint_root() / "texture" / f"{preset.split(':', 1)[1]}.safetensors"
     return checkpoint_root() / "johnson" / f"{preset}.safetensors"
 
 
@@ -84,6 +88,11 @@ def available_methods() -> dict[str, list[str] | bool]:
 
 
 def _train_command(path: Path) -> str:
+    if path.parent.name == "texture":
+        return (
+            f"stylize-train johnson --style styletransfer/textures/{path.stem}.png "
+            f"--content <photos dir> --out {path}"
+        )
     if path.parent.name == "johnson":
         return (
             f"stylize-train johnson --style styletransfer/presets/{path.stem}.jpg "

@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="brush size: fine, medium (default), bold, or a number from 0.25 to 4 (1 = medium, 2 = "
                    "strokes twice as big); the painting is made at 512/SIZE px and brought to --size with the "
                    "photo's detail, so strokes keep their size relative to the picture at any --size")
+    p.add_argument("--texture", default=None, metavar="NAME",
+                   help="lay a texture over the photo before the style: canvas (a linen weave; flat photos "
+                   "get grain for the strokes)")
     p.add_argument("--smooth", type=float, default=None, metavar="S",
                    help="video: blend with the previous frame where nothing moved, 0-0.95 (default 0.6)")
     p.add_argument("--max-seconds", type=float, default=None, metavar="S",
@@ -254,7 +257,11 @@ def run(args: argparse.Namespace) -> int:
 
     options = StyleOptions(alpha=args.alpha, preserve_color=args.preserve_color, max_side=args.size,
                            steps=args.steps, device=args.device, seed=args.seed, backend=args.backend,
-                           stroke=args.stroke).validate()
+                           stroke=args.stroke, texture=args.texture).validate()
+    if options.texture:
+        from .texture import check_texture
+
+        check_texture(options.texture)
     content_img = load_image(content, options.max_pixels, options.max_side)
     styles = resolve_styles([parse_style(s) for s in args.style], options.max_pixels,
                             style_read_side(args.method, options))
@@ -335,7 +342,8 @@ def _run_onnx(args: argparse.Namespace, content_img, preset: str, options, fmt: 
 
     start = time.perf_counter()
     image = paint_at_working_size(_fit_content(content_img, options), options.stroke, lambda im: stylize_johnson_ort(
-        im, preset, alpha=options.alpha, preserve_color=options.preserve_color, threads=args.threads))
+        _textured(im, options, args), preset, alpha=options.alpha, preserve_color=options.preserve_color,
+        threads=args.threads))
     _save(image, args, fmt, "johnson, onnxruntime", time.perf_counter() - start)
     return 0
 
@@ -347,9 +355,18 @@ def _run_onnx_adain(args: argparse.Namespace, content_img, styles, options, fmt:
     start = time.perf_counter()
     prepared = prepare_styles(styles, options.style_side)
     image = paint_at_working_size(_fit_content(content_img, options), options.stroke, lambda im: stylize_adain_ort(
-        im, prepared, alpha=options.alpha, threads=args.threads))
+        _textured(im, options, args), prepared, alpha=options.alpha, threads=args.threads))
     _save(image, args, fmt, "adain, onnxruntime", time.perf_counter() - start)
     return 0
+
+
+def _textured(image, options, args):
+    """The working copy with ``--texture`` laid over it (styletransfer.texture), or as it is."""
+    if not options.texture:
+        return image
+    from .texture import apply_texture
+
+    return apply_texture(image, options.texture, device=args.device, backend=args.backend, threads=args.threads)
 
 
 def _save(image, args: argparse.Namespace, fmt: str, what: str, elapsed: float) -> None:
@@ -413,7 +430,8 @@ def run_video(args: argparse.Namespace, content: Path) -> int:
     from .video import VideoOptions, stylize_video
 
     kw = {"max_side": args.size or 640, "alpha": args.alpha, "preserve_color": args.preserve_color,
-          "device": args.device, "backend": args.backend, "threads": args.threads, "stroke": args.stroke}
+          "device": args.device, "backend": args.backend, "threads": args.threads, "stroke": args.stroke,
+          "texture": args.texture}
     if args.smooth is not None:
         kw["smooth"] = args.smooth
     if args.max_seconds is not None:

@@ -171,7 +171,17 @@ def stylize(
 
     alpha = float(options.alpha)
 
+    if options.texture:
+        from .texture import check_texture
+
+        check_texture(options.texture)
+
     def paint(image: Image.Image) -> Image.Image:  # at the working size (styletransfer.scale)
+        if options.texture:  # the texture -> style chain (styletransfer.texture)
+            from .texture import apply_texture
+
+            image = apply_texture(image, options.texture, device=options.device, backend=options.backend,
+                                  threads=torch.get_num_threads())
         if method == "adain" and device.type == "cpu":
             from .onnx.adain import prepare_styles, stylize_adain_ort, use_onnx
 

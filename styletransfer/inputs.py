@@ -74,6 +74,9 @@ class StyleOptions:
             working size ``512 px / stroke`` and is brought to ``max_side`` by guided
             up-sampling, so strokes keep their size relative to the picture
             (:mod:`styletransfer.scale`); :meth:`validate` turns a name into its number.
+        texture: a texture laid over the photo before the style (``"canvas"``; None: none),
+            by its texture net (:mod:`styletransfer.texture`): flat photos get grain to
+            paint.
         backend: Johnson's and AdaIN's forward pass: ``"auto"`` (ONNX Runtime on
             the CPU when the graphs are exported, see :mod:`styletransfer.onnx.johnson` and
             :mod:`styletransfer.onnx.adain`, else torch), ``"torch"`` or ``"onnx"``
@@ -91,6 +94,7 @@ class StyleOptions:
     max_pixels: int = 40_000_000
     backend: str = "auto"
     stroke: float | str = 1.0
+    texture: str | None = None
 
     def validate(self) -> "StyleOptions":
         """Return the options with ``stroke`` as a number, if every option is in range.
@@ -112,6 +116,10 @@ class StyleOptions:
             raise InvalidOptionError(f"steps must be an integer from 1 to 10000, got {self.steps!r}")
         if self.backend not in ("auto", "torch", "onnx"):
             raise InvalidOptionError(f"backend must be auto, torch or onnx, got {self.backend!r}")
+        if self.texture is not None:
+            from .texture import texture_picture
+
+            texture_picture(self.texture)  # a known name (its net is checked by check_method)
         from .scale import parse_stroke
 
         stroke = parse_stroke(self.stroke)

@@ -85,6 +85,8 @@ class VideoOptions:
         stroke: brush size (``"fine"``, ``"medium"``, ``"bold"`` or a number, 1 = medium): frames
             are painted at ``512 px / stroke`` and brought to ``max_side`` with guided
             up-sampling, as photos are (:mod:`styletransfer.scale`).
+        texture: a texture laid over each frame before the style (``"canvas"``; None: none;
+            :mod:`styletransfer.texture`).
     """
 
     alpha: float = 1.0
@@ -100,6 +102,7 @@ class VideoOptions:
     backend: str = "auto"
     threads: int | None = None
     stroke: float | str = 1.0
+    texture: str | None = None
 
     def validate(self) -> "VideoOptions":
         if self.backend not in ("auto", "torch", "onnx"):
@@ -119,6 +122,11 @@ class VideoOptions:
         from dataclasses import replace
 
         from .scale import parse_stroke
+
+        if self.texture is not None:
+            from .texture import check_texture
+
+            check_texture(self.texture)
 
         stroke = parse_stroke(self.stroke)
         return self if stroke == self.stroke and isinstance(self.stroke, float) else replace(self, stroke=stroke)
@@ -317,9 +325,15 @@ class _Painter:
 
         n, _, h, w = frames.shape
         side = working_side(max(h, w), self.options.stroke)
+        small = frames if side >= max(h, w) else downscale(frames, side)
+        if self.options.texture:  # the texture -> style chain (styletransfer.texture)
+            from .texture import texture_frames
+
+            small = texture_frames(small, self.options.texture, device=self.options.device,
+                                   backend=self.options.backend, threads=self.options.threads)
+        painted = self._forward(small)
         if side >= max(h, w):
-            return self._forward(frames)
-        painted = self._forward(downscale(frames, side))
+            return painted
         return np.stack([guided_upsample(painted[i], frames[i]) for i in range(n)])
 
     def _forward(self, frames: np.ndarray) -> np.ndarray:

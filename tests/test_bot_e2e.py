@@ -559,3 +559,16 @@ async def test_brush_size_from_settings_and_the_stroke_buttons_reach_the_inferen
     biggest = await result_of(ivy, status)
     assert "3.375 strokes" in biggest.text, biggest.text
     assert (await ivy.click(biggest, texts.BIGGER_STROKES_BUTTON)).text == texts.ALREADY_BOLDEST
+
+
+async def test_canvas_texture_from_settings_reaches_the_inference_process(tg, healthy, tubingen):
+    """/settings' canvas texture: the job spec carries it, the caption says it was painted on canvas."""
+    jo = tg.user(1014, "Jo")
+    await jo.send("/settings")
+    panel = await jo.wait_for(has_data("cfg:t:"), timeout=WAIT)
+    assert (await jo.click(panel, data="cfg:t:toggle")).text == texts.SETTINGS_SAVED
+    await jo.wait_for(lambda m: m.message_id == panel.message_id and "Canvas texture: yes" in m.text,
+                      timeout=WAIT, since=0)
+    await jo.send_photo(photo_bytes(tubingen))
+    result = await result_of(jo, await choose(jo, "the_scream", "johnson"))
+    assert "on canvas" in result.text, result.text

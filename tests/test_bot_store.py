@@ -40,7 +40,7 @@ async def test_migrations_create_tables_and_are_idempotent(tmp_path):
     from bot.store.db import alembic_config
 
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
-    assert version == [(head,)] and head == "0007"
+    assert version == [(head,)] and head == "0008"
 
 
 async def test_session_created_once_and_updated(store):

@@ -291,7 +291,7 @@ class ProcrastinateQueue(JobQueue):
         spec = self.spec_for(job)
         paint = {"method": spec.method, "alpha": spec.alpha, "preserve_color": spec.preserve_color,
                  "max_side": spec.max_side, "steps": spec.steps, "media": spec.media, "max_seconds": spec.max_seconds,
-                 "stroke": spec.stroke,
+                 "stroke": spec.stroke, "texture": spec.texture,
                  "style": job.style_name, "style_is_file": bool(job.style_path)}
         try:
             engine_id = await self.app.configure_task(PAINT_TASK, queue=QUEUE, queueing_lock=f"job-{job.id}") \
@@ -457,6 +457,7 @@ async def paint(context, job_id: int, spec: dict) -> str:
             alpha=float(spec.get("alpha", 1.0)), preserve_color=bool(spec.get("preserve_color", False)),
             max_side=int(spec.get("max_side", 1024)), steps=spec.get("steps"), device=settings.device, media=media,
             max_seconds=float(spec.get("max_seconds", 30.0)), stroke=float(spec.get("stroke", 1.0)),
+            texture=spec.get("texture"),
         )
         last = [0.0]
         pending: list[asyncio.Future] = []

@@ -52,7 +52,8 @@ class JobSpec:
     iterations (None = library default); ``output_path``: where the result goes
     (PNG for a photo, MP4 for ``media`` video/animation/video_note);
     ``max_seconds``: a longer clip is cut to its first seconds; ``stroke``: the brush size
-    (1 = medium; :mod:`styletransfer.scale`)."""
+    (1 = medium; :mod:`styletransfer.scale`); ``texture``: laid over the photo before the
+    style (``"canvas"``; None: none; :mod:`styletransfer.texture`)."""
 
     job_id: int
     content_path: str
@@ -67,6 +68,7 @@ class JobSpec:
     media: str = "photo"
     max_seconds: float = 30.0
     stroke: float = 1.0
+    texture: str | None = None
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,7 @@ class JobQueue:
             max_side=int(options.get("max_side", self.settings.max_side)),
             steps=options.get("steps"), device=self.settings.device, media=media,
             max_seconds=float(options.get("max_seconds", self.settings.video_max_seconds)),
-            stroke=float(options.get("stroke", 1.0)),
+            stroke=float(options.get("stroke", 1.0)), texture=options.get("texture"),
         )
 
     async def _finish(self, job: "Job", outcome: object) -> None:

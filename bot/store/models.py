@@ -79,6 +79,8 @@ class UserSession(Base):
     alpha: Mapped[float] = mapped_column(Float, default=1.0)
     #: brush size (styletransfer.scale: 1 = medium, 0.67 fine, 1.5 bold)
     stroke: Mapped[float] = mapped_column(Float, default=1.0)
+    #: texture laid over the photo before the style (styletransfer.texture; None: none)
+    texture: Mapped[str | None] = mapped_column(String(16), nullable=True)
     preserve_color: Mapped[bool] = mapped_column(Boolean, default=False)
     output_size: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=0)

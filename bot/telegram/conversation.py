@@ -282,6 +282,7 @@ async def submit_job(services: Services, chat_id: int, user_id: int, session: Us
         "alpha": session.alpha if alpha is None else alpha,
         "preserve_color": session.preserve_color if preserve_color is None else preserve_color,
         "stroke": float(getattr(session, "stroke", None) or 1.0) if stroke is None else stroke,
+        "texture": getattr(session, "texture", None),
         "max_side": min(session.output_size or settings.max_side, settings.max_side),
         "steps": settings.gatys_steps if method == "gatys" else None,
         "source": session.content_path,

@@ -134,7 +134,8 @@ class Delivery:
             alpha=float(ran.get("alpha", 1.0)), seconds=done.seconds,
             colors=(texts.KEEP_COLORS_SUFFIX if ran.get("preserve_color") else "")
             + (texts.BRUSH_SUFFIX.format(brush=texts.brush_name(ran["stroke"]))
-               if abs(float(ran.get("stroke", 1.0)) - 1.0) > 1e-3 else ""),
+               if abs(float(ran.get("stroke", 1.0)) - 1.0) > 1e-3 else "")
+            + (texts.TEXTURE_SUFFIX if ran.get("texture") else ""),
         )
         await self.edit_status(job, texts.DONE_STATUS.format(seconds=done.seconds), force=True)
         data = await asyncio.to_thread(Path(done.output_path).read_bytes)

@@ -55,7 +55,8 @@ SIZES = (256, 512, 768, 1024, 1536, 2048)
 
 
 def settings(method: str, alpha: float, preserve_color: bool, size: int, max_side: int,
-             methods_available: list[str], language: str | None = None, stroke: float = 1.0) -> InlineKeyboardMarkup:
+             methods_available: list[str], language: str | None = None, stroke: float = 1.0,
+             texture: str | None = None, textures_available: bool = False) -> InlineKeyboardMarkup:
     def mark(selected: bool, text: str) -> str:
         return f"• {text}" if selected else text
 
@@ -66,6 +67,8 @@ def settings(method: str, alpha: float, preserve_color: bool, size: int, max_sid
     rows.append([_b(mark(abs(STROKES[name] - stroke) < 1e-3, "🖌 " + texts.brush_name(STROKES[name])), f"cfg:b:{name}")
                  for name in BRUSHES])
     rows.append([_b(("✅ " if preserve_color else "⬜ ") + texts.KEEP_COLORS_BUTTON.split(" ", 1)[1], "cfg:c:toggle")])
+    if textures_available:
+        rows.append([_b(("✅ " if texture else "⬜ ") + texts.TEXTURE_BUTTON.split(" ", 1)[1], "cfg:t:toggle")])
     sizes = sorted({s for s in SIZES if s < max_side} | {max_side})[-4:]
     rows.append([_b(mark(s == size, str(s)), f"cfg:s:{s}") for s in sizes])
     from ..i18n import LANGUAGES

@@ -50,7 +50,7 @@ def onnx_path(preset: str) -> Path | None:
         sha = json.loads(card_path(johnson_path(preset)).read_text())["sha256"]
     except (OSError, ValueError, KeyError):
         return None
-    return cache_dir() / f"johnson-{preset}-{str(sha)[:16]}-{_GRAPH_VERSION}.onnx"
+    return cache_dir() / f"johnson-{preset.replace(':', '_')}-{str(sha)[:16]}-{_GRAPH_VERSION}.onnx"
 
 
 def ready(preset: str) -> bool:

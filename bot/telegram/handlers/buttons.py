@@ -195,6 +195,8 @@ async def configure(svc: Services, update: Update, session, rest: str) -> str | 
         changes["stroke"] = STROKES[value]
     elif field == "c":
         changes["preserve_color"] = not session.preserve_color
+    elif field == "t":
+        changes["texture"] = None if getattr(session, "texture", None) else "canvas"
     elif field == "s" and value.isdigit():
         changes["output_size"] = min(int(value), svc.settings.max_side)
     elif field == "l" and (value in LANGUAGES or value == "auto"):

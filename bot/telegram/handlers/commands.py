@@ -63,6 +63,13 @@ def _methods_for_settings() -> list[str]:
     return [m for m in ("adain", "johnson", "gatys") if available.get(m)]
 
 
+def _canvas_available() -> bool:
+    """The canvas texture net is on disk (``checkpoints/texture/canvas.safetensors``)."""
+    from styletransfer.checkpoints import johnson_path
+
+    return johnson_path("texture:canvas").is_file()
+
+
 def settings_view(session, max_side: int) -> tuple[str, object]:
     size = min(session.output_size or max_side, max_side)
     from ...i18n import LANGUAGES
@@ -71,11 +78,13 @@ def settings_view(session, max_side: int) -> tuple[str, object]:
     text = texts.SETTINGS.format(
         method=texts.METHOD_NAMES.get(session.default_method, session.default_method), alpha=session.alpha,
         brush=texts.brush_name(getattr(session, "stroke", None) or 1.0),
+        texture=texts.YES if getattr(session, "texture", None) else texts.NO,
         colors=texts.YES if session.preserve_color else texts.NO, size=size,
         language=LANGUAGES.get(language) or texts.LANGUAGE_AUTO,
     )
     markup = keyboards.settings(session.default_method, session.alpha, session.preserve_color, size, max_side,
-                                _methods_for_settings(), language, stroke=getattr(session, "stroke", None) or 1.0)
+                                _methods_for_settings(), language, stroke=getattr(session, "stroke", None) or 1.0,
+                                texture=getattr(session, "texture", None), textures_available=_canvas_available())
     return text, markup
 
 
