@@ -1,5 +1,5 @@
 """Honest time estimates for a job, from this deployment's own finished jobs when
-there are some, else from measured priors (see /work/shared/NOTES.md)."""
+there are some, else from priors measured on the project's 2-core CPU (``bench/RESULTS.md``)."""
 
 from __future__ import annotations
 
