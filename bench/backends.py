@@ -35,6 +35,8 @@ def main(argv=None) -> int:
     p.add_argument("--method", choices=("adain", "johnson"), default="adain")
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--palette", type=float, default=None,
+                   help="AdaIN's palette transfer strength (default: the library's; 0: the decoders' own pictures)")
     p.add_argument("--unseen", default="la_muse,asheville", help="extra style paintings from the training folder (AdaIN)")
     args = p.parse_args(argv)
     photos = sorted((SHARED / "eval" / "content").glob("*.jpg"))
@@ -58,13 +60,15 @@ def main(argv=None) -> int:
         for style in styles:
             out = {}
             for backend in ("torch", "onnx"):
-                opts = StyleOptions(max_side=args.size, device="cpu", backend=backend)
+                extra = {} if args.palette is None else {"palette": args.palette}
+                opts = StyleOptions(max_side=args.size, device="cpu", backend=backend, **extra)
                 out[backend] = np.asarray(stylize(content, style, args.method, opts), dtype=np.float32)
             diff = np.abs(out["onnx"] - out["torch"])
             per_pair.append((float(diff.mean()), photo.stem, Path(style).stem))
             pixels.append(diff.ravel()[:: max(1, diff.size // 200_000)])
     worst = max(per_pair)
-    print(f"{args.method} at {args.size} px, {len(photos)} photos x {len(styles)} styles, {args.threads} threads: "
+    shown = "" if args.palette is None else f", palette {args.palette}"
+    print(f"{args.method}{shown} at {args.size} px, {len(photos)} photos x {len(styles)} styles, {args.threads} threads: "
           f"onnx vs torch mean abs difference {np.mean([d for d, _p, _s in per_pair]):.2f}/255, "
           f"worst pair {worst[0]:.2f} ({worst[1]} / {worst[2]}), "
           f"99th percentile of pixels {np.percentile(np.concatenate(pixels), 99):.1f}")

@@ -107,9 +107,11 @@ def run_ours(
     device: str = "auto",
     progress: Callable | None = None,
     backend: str = "auto",
+    palette: float | None = None,
 ) -> Image.Image:
     """Stylise PIL ``content`` with preset ``preset`` by ``method`` ("adain", "johnson", "gatys");
-    ``backend`` as :class:`styletransfer.engine.StyleOptions`' (auto, torch or onnx).
+    ``backend`` as :class:`styletransfer.engine.StyleOptions`' (auto, torch or onnx); ``palette``:
+    AdaIN's palette transfer strength (None: the library's default).
 
     Raises:
         Unavailable: missing checkpoint or library module (cell text in the message).
@@ -125,7 +127,9 @@ def run_ours(
         engine = None
     try:
         if engine is not None:
-            options = engine.StyleOptions(alpha=alpha, max_side=max_side, steps=steps, device=device, backend=backend)
+            extra = {} if palette is None else {"palette": palette}
+            options = engine.StyleOptions(alpha=alpha, max_side=max_side, steps=steps, device=device, backend=backend,
+                                          **extra)
             return engine.stylize(content, preset, method=method, options=options, progress=progress)
         return _run_modules(method, content, preset, alpha=alpha, steps=steps, max_side=max_side, device=device)
     except CheckpointMissingError:

@@ -57,6 +57,16 @@ def _alpha(text: str) -> float:
     return value
 
 
+def _palette(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"palette must be a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"palette must be between 0 and 1, got {text}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -95,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--texture", default=None, metavar="NAME",
                    help="lay a texture over the photo before the style: canvas (a linen weave; flat photos "
                    "get grain for the strokes)")
+    p.add_argument("--palette", type=_palette, default=None, metavar="P",
+                   help="adain: how far the painting's colours move to the style picture's palette after "
+                   "painting, 0-1 (0: the decoder's own colours; default 0.7)")
     p.add_argument("--smooth", type=float, default=None, metavar="S",
                    help="video: blend with the previous frame where nothing moved, 0-0.95 (default 0.6)")
     p.add_argument("--max-seconds", type=float, default=None, metavar="S",
@@ -257,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = StyleOptions(alpha=args.alpha, preserve_color=args.preserve_color, max_side=args.size,
                            steps=args.steps, device=args.device, seed=args.seed, backend=args.backend,
-                           stroke=args.stroke, texture=args.texture).validate()
+                           stroke=args.stroke, texture=args.texture, **_palette_option(args)).validate()
     if options.texture:
         from .texture import check_texture
 
@@ -355,9 +368,15 @@ def _run_onnx_adain(args: argparse.Namespace, content_img, styles, options, fmt:
     start = time.perf_counter()
     prepared = prepare_styles(styles, options.style_side)
     image = paint_at_working_size(_fit_content(content_img, options), options.stroke, lambda im: stylize_adain_ort(
-        _textured(im, options, args), prepared, alpha=options.alpha, threads=args.threads))
+        _textured(im, options, args), prepared, alpha=options.alpha, threads=args.threads,
+        palette=options.palette_strength("adain")))
     _save(image, args, fmt, "adain, onnxruntime", time.perf_counter() - start)
     return 0
+
+
+def _palette_option(args: argparse.Namespace) -> dict:
+    """``palette=`` for the options when ``--palette`` was given (else the library's default)."""
+    return {} if args.palette is None else {"palette": args.palette}
 
 
 def _textured(image, options, args):
@@ -431,7 +450,7 @@ def run_video(args: argparse.Namespace, content: Path) -> int:
 
     kw = {"max_side": args.size or 640, "alpha": args.alpha, "preserve_color": args.preserve_color,
           "device": args.device, "backend": args.backend, "threads": args.threads, "stroke": args.stroke,
-          "texture": args.texture}
+          "texture": args.texture, **_palette_option(args)}
     if args.smooth is not None:
         kw["smooth"] = args.smooth
     if args.max_seconds is not None:

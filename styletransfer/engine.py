@@ -188,7 +188,7 @@ def stylize(
             if use_onnx(options.backend, on_cpu=True, preserve_color=options.preserve_color):  # no torch needed
                 _report(progress, 0, 1, stage="render")
                 return stylize_adain_ort(image, prepare_styles(styles, options.style_side), alpha=alpha,
-                                         threads=torch.get_num_threads())
+                                         threads=torch.get_num_threads(), palette=options.palette_strength(method))
         content_t = image_to_tensor(image, device)
         if method == "johnson":
             out = _run_johnson(content_t, styles[0].name, alpha, options, device, progress)
@@ -197,7 +197,13 @@ def stylize(
         else:
             out = _run_gatys(content_t, styles, alpha, options, device, progress, cancel)
         _check_cancel(cancel)
-        return tensor_to_image(out)
+        painting = tensor_to_image(out)
+        if options.palette_strength(method) > 0:  # the style's palette (styletransfer.palette)
+            from .palette import style_palette, transfer_palette
+
+            painting = transfer_palette(painting, style_palette([(s.image, s.weight) for s in styles]),
+                                        options.palette_strength(method))
+        return painting
 
     result = paint_at_working_size(content_img, options.stroke, paint)
     _report(progress, 1, 1, stage="done")

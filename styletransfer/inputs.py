@@ -44,6 +44,25 @@ StyleSpec = Union[ImageInput, Sequence[Union[ImageInput, tuple[ImageInput, float
 ProgressFn = Callable[[int, int, dict], None]
 CancelFn = Callable[[], bool]
 
+#: AdaIN's palette transfer strength by default (:mod:`styletransfer.palette`), chosen on the 63
+#: held-out paintings × the eval photos (bench/RESULTS.md, issue #26)
+DEFAULT_PALETTE = 0.7
+
+
+def check_palette(value: Any) -> float:
+    """``value`` as a palette strength in [0, 1].
+
+    Raises:
+        InvalidOptionError: not a number in [0, 1].
+    """
+    try:
+        strength = float(value)
+    except (TypeError, ValueError):
+        raise InvalidOptionError(f"palette must be a number between 0 and 1, got {value!r}") from None
+    if not 0.0 <= strength <= 1.0:
+        raise InvalidOptionError(f"palette must be between 0 and 1, got {value}")
+    return strength
+
 
 @dataclass(frozen=True)
 class StyleOptions:
@@ -77,6 +96,10 @@ class StyleOptions:
         texture: a texture laid over the photo before the style (``"canvas"``; None: none),
             by its texture net (:mod:`styletransfer.texture`): flat photos get grain to
             paint.
+        palette: AdaIN only: how far, in [0, 1], the painting's CIELAB colours are moved to
+            the style picture's palette after painting (:mod:`styletransfer.palette`; 0: the
+            decoder's own colours, 1: the style's colour mean and covariance). Scaled by
+            ``alpha``; not used with ``preserve_color``.
         backend: Johnson's and AdaIN's forward pass: ``"auto"`` (ONNX Runtime on
             the CPU when the graphs are exported, see :mod:`styletransfer.onnx.johnson` and
             :mod:`styletransfer.onnx.adain`, else torch), ``"torch"`` or ``"onnx"``
@@ -95,6 +118,12 @@ class StyleOptions:
     backend: str = "auto"
     stroke: float | str = 1.0
     texture: str | None = None
+    palette: float = DEFAULT_PALETTE
+
+    def palette_strength(self, method: str) -> float:
+        """The palette transfer's strength for ``method``: ``palette × alpha`` for AdaIN
+        without colour preservation, else 0."""
+        return 0.0 if method != "adain" or self.preserve_color else float(self.palette) * float(self.alpha)
 
     def validate(self) -> "StyleOptions":
         """Return the options with ``stroke`` as a number, if every option is in range.
@@ -116,6 +145,7 @@ class StyleOptions:
             raise InvalidOptionError(f"steps must be an integer from 1 to 10000, got {self.steps!r}")
         if self.backend not in ("auto", "torch", "onnx"):
             raise InvalidOptionError(f"backend must be auto, torch or onnx, got {self.backend!r}")
+        check_palette(self.palette)
         if self.texture is not None:
             from .texture import texture_picture
 

@@ -35,7 +35,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import Cancelled, InvalidOptionError, VideoError
-from .inputs import ResolvedStyle, resolve_styles
+from .inputs import DEFAULT_PALETTE, ResolvedStyle, check_palette, resolve_styles
 
 # torch is imported inside the functions that paint: probing and the CLI's checks stay fast.
 
@@ -87,6 +87,10 @@ class VideoOptions:
             up-sampling, as photos are (:mod:`styletransfer.scale`).
         texture: a texture laid over each frame before the style (``"canvas"``; None: none;
             :mod:`styletransfer.texture`).
+        palette: AdaIN: how far the painted frames' colours move to the style's palette, in
+            [0, 1] (:mod:`styletransfer.palette`; scaled by ``alpha``, not used with
+            ``preserve_color``). One colour map, taken from the first painted frame, is used for
+            the whole clip, so the colours do not flicker.
     """
 
     alpha: float = 1.0
@@ -103,6 +107,7 @@ class VideoOptions:
     threads: int | None = None
     stroke: float | str = 1.0
     texture: str | None = None
+    palette: float = DEFAULT_PALETTE
 
     def validate(self) -> "VideoOptions":
         if self.backend not in ("auto", "torch", "onnx"):
@@ -119,6 +124,7 @@ class VideoOptions:
             raise InvalidOptionError(f"batch must be from 1 to 64 frames, got {self.batch!r}")
         if not 0.0 <= float(self.smooth) <= 0.95:
             raise InvalidOptionError(f"smooth must be between 0 and 0.95, got {self.smooth}")
+        check_palette(self.palette)
         from dataclasses import replace
 
         from .scale import parse_stroke
@@ -268,6 +274,9 @@ class _Painter:
     def __init__(self, method: str, style: ResolvedStyle, options: VideoOptions, first_frame: np.ndarray) -> None:
         self.method, self.options = method, options
         self.onnx = False
+        # the style's palette (styletransfer.palette): one colour map, from the first painted frame
+        self.palette = 0.0 if method != "adain" or options.preserve_color else float(options.palette) * float(options.alpha)
+        self.palette_image, self.palette_map = style.image, None
         if method == "johnson":
             if style.name is None:
                 raise InvalidOptionError("the johnson method works only with a preset style")
@@ -332,6 +341,13 @@ class _Painter:
             small = texture_frames(small, self.options.texture, device=self.options.device,
                                    backend=self.options.backend, threads=self.options.threads)
         painted = self._forward(small)
+        if self.palette > 0:
+            from .palette import colour_stats, palette_map, style_palette
+
+            if self.palette_map is None:
+                self.palette_map = palette_map(colour_stats(np.moveaxis(painted[0], 0, -1)),
+                                               style_palette([(self.palette_image, 1.0)]), self.palette)
+            painted = self.palette_map.apply_frames(painted)
         if side >= max(h, w):
             return painted
         return np.stack([guided_upsample(painted[i], frames[i]) for i in range(n)])

@@ -219,10 +219,17 @@ def test_paintings_match_the_torch_engine(env):
     for spec, alpha, keyed in cases:
         styles = resolve_styles(spec)
         prepared = [(fit_max_side(s.image, 512), s.weight, f"{s.key}@512" if keyed else None) for s in styles]
-        ours = ort_adain.stylize_adain_ort(photo, prepared, alpha=alpha, threads=1)
-        ref = stylize(photo, spec, "adain", StyleOptions(alpha=alpha, max_side=256, device="cpu", backend="torch"))
-        assert ours.size == ref.size == photo.size
-        assert _mad(ours, ref) <= 2.0, (spec, alpha, _mad(ours, ref))
+        for palette in (0.0, 0.7):  # the decoders' pictures, and after the palette transfer
+            ours = ort_adain.stylize_adain_ort(photo, prepared, alpha=alpha, threads=1, palette=palette * alpha)
+            ref = stylize(photo, spec, "adain", StyleOptions(alpha=alpha, max_side=256, device="cpu", backend="torch",
+                                                             palette=palette))
+            assert ours.size == ref.size == photo.size
+            # the 8-bit encoder's error through the bank decoder (step 13,137): 1.79/255 on average
+            # over the eval photos x presets and pictures (bench/backends.py), 2.08 the most here;
+            # the two paths score the same on the quality bench (checkpoints/README.md). The colour
+            # map stretches differences where the style's palette is wider than the painting's
+            # (2.17/255 on average, 2.55 the most here).
+            assert _mad(ours, ref) <= (2.5 if palette == 0 else 3.0), (spec, alpha, palette, _mad(ours, ref))
     # different styles give different pictures
     a = ort_adain.stylize_adain_ort(photo, [(fit_max_side(resolve_styles(["mondrian"])[0].image, 512), 1, None)])
     b = ort_adain.stylize_adain_ort(photo, [(fit_max_side(resolve_styles(["starry_night"])[0].image, 512), 1, None)])
@@ -327,13 +334,15 @@ def test_video_frames_through_onnx_match_torch(env, tmp_path):
     frames = np.stack([np.asarray(fit_max_side(open_image(SAMPLE), 200).crop((i, 0, i + 160, 96)))
                        for i in range(0, 24, 8)])
     x = frames.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
-    out = {}
-    for backend in ("torch", "onnx"):
-        painter = _Painter("adain", style, VideoOptions(device="cpu", backend=backend, alpha=0.9), x[:1])
-        assert painter.onnx == (backend == "onnx")
-        out[backend] = painter(x) * 255.0
-    assert out["onnx"].shape == out["torch"].shape == (3, 3, 96, 160)
-    assert float(np.abs(out["onnx"] - out["torch"]).mean()) <= 2.0
+    for palette, limit in ((0.0, 2.5), (0.7, 3.0)):  # the decoders' frames; then with the palette map
+        out = {}
+        for backend in ("torch", "onnx"):
+            options = VideoOptions(device="cpu", backend=backend, alpha=0.9, palette=palette)
+            painter = _Painter("adain", style, options, x[:1])
+            assert painter.onnx == (backend == "onnx")
+            out[backend] = painter(x) * 255.0
+        assert out["onnx"].shape == out["torch"].shape == (3, 3, 96, 160)
+        assert float(np.abs(out["onnx"] - out["torch"]).mean()) <= limit, (palette, np.abs(out["onnx"] - out["torch"]).mean())
     clip = make_clip(tmp_path / "clip.mp4", SAMPLE, seconds=0.5, fps=12, size=(160, 96))
     result = stylize_video(clip, tmp_path / "onnx.mp4", style, "adain", VideoOptions(max_side=160, device="cpu"))
     assert result.frames == len(read_frames(tmp_path / "onnx.mp4")) >= 5
@@ -356,7 +365,8 @@ def test_the_inference_process_exports_the_graphs_after_an_adain_job(env, monkey
     assert ort_adain.ready()
     photo = fit_max_side(open_image(SAMPLE), 128)
     auto = stylize(photo, "udnie", "adain", StyleOptions(max_side=128, device="cpu"))
-    onnx = ort_adain.stylize_adain_ort(photo, ort_adain.prepare_styles(resolve_styles(["udnie"]), 512))
+    onnx = ort_adain.stylize_adain_ort(photo, ort_adain.prepare_styles(resolve_styles(["udnie"]), 512),
+                                       palette=StyleOptions().palette_strength("adain"))
     assert _mad(auto, onnx) == 0.0  # the engine painted through ONNX Runtime
 
 

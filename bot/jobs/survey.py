@@ -19,6 +19,7 @@ import logging
 from pathlib import Path
 
 from styletransfer.checkpoints import adain_decoder_path, card_path, johnson_path
+from styletransfer.inputs import DEFAULT_PALETTE
 from styletransfer.presets import is_preset, preset_path
 
 from ..survey import SurveyPair, pair_methods
@@ -54,10 +55,13 @@ def _weights_sha(pair: SurveyPair, method: str) -> str:
 
 
 def render_key(pair: SurveyPair, method: str, max_side: int, steps: int | None) -> str:
-    """16 hex digits naming one rendering: inputs' bytes, method, weights, size, steps."""
+    """16 hex digits naming one rendering: inputs' bytes, method, weights, size, steps (and
+    AdaIN's default palette strength)."""
     style = preset_path(pair.style) if is_preset(pair.style) else Path(pair.style)
     parts = [_file_sha(pair.content), _file_sha(style), method, _weights_sha(pair, method), str(max_side),
              str(steps if method == "gatys" else ""), str(LAYOUT_VERSION)]
+    if method == "adain":  # the palette transfer's default strength (styletransfer.palette)
+        parts.append(f"palette={DEFAULT_PALETTE}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 

@@ -750,7 +750,7 @@ def prepare_styles(styles, side: int) -> list[tuple[Image.Image, float, str | No
 
 
 def stylize_adain_ort(content: Image.Image, styles: Sequence[tuple[Image.Image, float, str | None]],
-                      alpha: float = 1.0, threads: int | None = None) -> Image.Image:
+                      alpha: float = 1.0, threads: int | None = None, palette: float = 0.0) -> Image.Image:
     """Paint an RGB PIL image with AdaIN in ONNX Runtime.
 
     Args:
@@ -760,6 +760,8 @@ def stylize_adain_ort(content: Image.Image, styles: Sequence[tuple[Image.Image, 
             normalised to sum 1) and a cache key or None.
         alpha: content/style trade-off in [0, 1] (1: full style).
         threads: ONNX Runtime intra-op threads (None: all cores).
+        palette: in [0, 1], how far the painting's colours then move to the styles' palette
+            (:func:`styletransfer.palette.transfer_palette`; 0: not at all).
 
     Returns:
         RGB PIL image of the content's size.
@@ -772,7 +774,12 @@ def stylize_adain_ort(content: Image.Image, styles: Sequence[tuple[Image.Image, 
     if not len(weights) or (weights < 0).any() or weights.sum() <= 0:
         raise ValueError("give at least one style and weights >= 0, not all zero")
     stats = [style_stats(img, key, threads) for img, _w, key in styles]
-    return to_image(adain_frames(_image_pixels(content), stats, weights, alpha, threads)[0])
+    painting = to_image(adain_frames(_image_pixels(content), stats, weights, alpha, threads)[0])
+    if palette > 0:
+        from ..palette import style_palette, transfer_palette
+
+        painting = transfer_palette(painting, style_palette([(img, w) for img, w, _key in styles]), palette)
+    return painting
 
 
 def adain_frames(frames: np.ndarray, stats: Sequence[tuple[np.ndarray, np.ndarray]], weights: Sequence[float],
