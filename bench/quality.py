@@ -87,7 +87,8 @@ def parse_args(argv=None):
     p.add_argument("--presets", help="comma-separated preset names; default all 7")
     p.add_argument("--heldout", default=",".join(HELDOUT),
                    help="paintings (file stems under ../shared/data/train/style) held out of the AdaIN decoder's "
-                   "training, scored as own styles in a table of their own ('' for none; default %(default)s)")
+                   "training, scored as own styles in a table of their own ('' for none; default %(default)s); "
+                   "with --heldout-dir: which of its paintings (default all)")
     p.add_argument("--heldout-dir", type=Path, default=None,
                    help="score every painting in this folder as an unseen style (e.g. ../shared/data/eval/style) "
                    "instead of --heldout")
@@ -129,6 +130,11 @@ def parse_args(argv=None):
         files = sorted(f for f in args.heldout_dir.iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
         if not files:
             p.error(f"no paintings in {args.heldout_dir}")
+        if args.heldout != ",".join(HELDOUT):  # names given: those paintings of the folder
+            wanted = common.split_list(args.heldout) or []
+            files = [f for f in files if f.stem in wanted]
+            if len(files) != len(wanted):
+                p.error(f"not all of {wanted} are in {args.heldout_dir}")
         n = args.heldout_count or len(files)
         if n < len(files):
             files = [files[round(i * (len(files) - 1) / max(1, n - 1))] for i in range(n)]

