@@ -47,24 +47,23 @@ def parse_style(text: str) -> tuple[str, float]:
     return text, 1.0
 
 
-def _alpha(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"alpha must be a number between 0 and 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"alpha must be between 0 and 1, got {text}")
-    return value
+def _fraction(name: str):
+    """An argparse type: a number in [0, 1], refused with a message naming ``name``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number between 0 and 1, got {text!r}") from None
+        if not 0.0 <= value <= 1.0:
+            raise argparse.ArgumentTypeError(f"{name} must be between 0 and 1, got {text}")
+        return value
+
+    parse.__name__ = name  # argparse names the type in its own messages
+    return parse
 
 
-def _palette(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"palette must be a number between 0 and 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"palette must be between 0 and 1, got {text}")
-    return value
+_alpha, _palette = _fraction("alpha"), _fraction("palette")
 
 
 def _positive_int(text: str) -> int:

@@ -225,34 +225,20 @@ def distances(
 def lab_colours(image: torch.Tensor) -> np.ndarray:
     """CIELAB colours (L in 0-100, a and b in about -128..127; D50 white) of every pixel of
     an (N, 3, H, W) RGB image in [0, 1], as an (N·H·W, 3) float64 array. The conversion is
-    Pillow's ImageCms (LittleCMS, sRGB profile -> LAB), on the image rounded to 8 bits.
+    Pillow's ImageCms (LittleCMS, sRGB profile -> LAB), on the image rounded to 8 bits, the
+    one :mod:`styletransfer.palette` paints with (:func:`styletransfer.palette.lab_pixels`).
 
     Raises:
         ValueError: if ``image`` is not an (N, 3, H, W) tensor.
     """
     import numpy as np
-    from PIL import Image, ImageCms
+    from PIL import Image
+
+    from .palette import lab_pixels
 
     _check_image("image", image)
-    transform = _lab_transform()
-    rows = []
-    for frame in image.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy():
-        lab = np.asarray(ImageCms.applyTransform(Image.fromarray(frame, "RGB"), transform))
-        values = lab.reshape(-1, 3)
-        rows.append(np.column_stack([values[:, 0] * (100.0 / 255.0), values[:, 1:].view(np.int8).astype(np.float64)]))
-    return np.concatenate(rows)
-
-
-_LAB: list = []
-
-
-def _lab_transform():
-    if not _LAB:
-        from PIL import ImageCms
-
-        _LAB.append(ImageCms.buildTransform(ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"),
-                                            "RGB", "LAB"))
-    return _LAB[0]
+    frames = image.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return np.concatenate([lab_pixels(Image.fromarray(frame, "RGB")) for frame in frames])
 
 
 def palette_distance(out: torch.Tensor, style: torch.Tensor) -> float:

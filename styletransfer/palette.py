@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageCms
 
-__all__ = ["ColourStats", "PaletteMap", "colour_stats", "mix_stats", "palette_map", "style_palette", "transfer_palette"]
+__all__ = ["ColourStats", "PaletteMap", "colour_stats", "lab_pixels", "mix_stats", "palette_map", "style_palette", "transfer_palette"]
 
 # the most pixels whose colours are counted (a regular subsample above it): statistics of a
 # 12 MP picture need not read every pixel
@@ -64,8 +64,9 @@ def _rgb_image(image: Image.Image | np.ndarray) -> Image.Image:
     return Image.fromarray(arr, "RGB")
 
 
-def _lab(image: Image.Image) -> np.ndarray:
-    """(H·W, 3) float64 CIELAB of an RGB image: L in 0-100, a and b in -128..127."""
+def lab_pixels(image: Image.Image) -> np.ndarray:
+    """(H·W, 3) float64 CIELAB of an RGB PIL image, row by row: L in 0-100, a and b in
+    -128..127 (ImageCms, sRGB -> LAB D50, 8 bits)."""
     raw = np.asarray(ImageCms.applyTransform(image, _transform("to_lab"))).reshape(-1, 3)
     return np.column_stack([raw[:, 0] * (100.0 / 255.0), raw[:, 1:].view(np.int8).astype(np.float64)])
 
@@ -89,10 +90,18 @@ def colour_stats(image: Image.Image | np.ndarray) -> ColourStats:
         ValueError: an array that is not (H, W, 3).
     """
     image = _rgb_image(image)
-    step = max(1, int(np.ceil(np.sqrt(image.width * image.height / _STAT_PIXELS))))
+    step = _stat_step(image)
     if step > 1:
         image = Image.fromarray(np.asarray(image)[::step, ::step])
-    lab = _lab(image)
+    return _stats(lab_pixels(image))
+
+
+def _stat_step(image: Image.Image) -> int:
+    """The grid step that leaves at most _STAT_PIXELS of a picture's pixels to count."""
+    return max(1, int(np.ceil(np.sqrt(image.width * image.height / _STAT_PIXELS))))
+
+
+def _stats(lab: np.ndarray) -> ColourStats:
     cov = np.cov(lab.T) if len(lab) > 1 else np.zeros((3, 3))
     return ColourStats(lab.mean(0), cov, len(lab))
 
@@ -142,7 +151,10 @@ class PaletteMap:
         """The map applied to every pixel of an RGB picture (PIL image, or (H, W, 3) uint8 or
         float in [0, 1]); colours outside sRGB are clipped. Returns an RGB PIL image."""
         image = _rgb_image(image)
-        return _rgb_from_lab(_lab(image) @ self.matrix.T + self.offset, image.size)
+        return self._apply_lab(lab_pixels(image), image.size)
+
+    def _apply_lab(self, lab: np.ndarray, size: tuple[int, int]) -> Image.Image:
+        return _rgb_from_lab(lab @ self.matrix.T + self.offset, size)
 
     def apply_frames(self, frames: np.ndarray) -> np.ndarray:
         """The map applied to a batch (N, 3, H, W) float in [0, 1]; returns float32 in [0, 1]."""
@@ -193,4 +205,7 @@ def transfer_palette(painting: Image.Image, style: ColourStats, strength: float)
     painting = _rgb_image(painting)
     if strength == 0.0:
         return painting
-    return palette_map(colour_stats(painting), style, strength).apply(painting)
+    lab = lab_pixels(painting)  # converted once: for the statistics and for the map
+    step = _stat_step(painting)
+    counted = lab if step == 1 else lab.reshape(painting.height, painting.width, 3)[::step, ::step].reshape(-1, 3)
+    return palette_map(_stats(counted), style, strength)._apply_lab(lab, painting.size)
