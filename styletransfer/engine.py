@@ -188,7 +188,8 @@ def stylize(
             if use_onnx(options.backend, on_cpu=True, preserve_color=options.preserve_color):  # no torch needed
                 _report(progress, 0, 1, stage="render")
                 return stylize_adain_ort(image, prepare_styles(styles, options.style_side), alpha=alpha,
-                                         threads=torch.get_num_threads(), palette=options.palette_strength(method))
+                                         threads=torch.get_num_threads(), palette=options.palette_strength(method),
+                                         transform=options.transform)
         content_t = image_to_tensor(image, device)
         if method == "johnson":
             out = _run_johnson(content_t, styles[0].name, alpha, options, device, progress)
@@ -232,7 +233,8 @@ def _run_adain(content_t, styles, alpha, options, device, progress) -> torch.Ten
     model = load_adain(device)
     style_ts, keys = _style_tensors(styles, options.style_side, content_t, options, device)
     _report(progress, 0, 1, stage="render")
-    return model.stylize(content_t, style_ts, [s.weight for s in styles], alpha=alpha, style_keys=keys)
+    return model.stylize(content_t, style_ts, [s.weight for s in styles], alpha=alpha, style_keys=keys,
+                         transform=options.transform)
 
 
 def _run_johnson(content_t, preset, alpha, options, device, progress) -> torch.Tensor:

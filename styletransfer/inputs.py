@@ -33,6 +33,8 @@ __all__ = [
     "style_read_side",
     "resolve_styles",
     "check_method",
+    "TRANSFORMS",
+    "check_transform",
 ]
 
 #: Supported methods, fastest-to-train first.
@@ -62,6 +64,24 @@ def check_palette(value: Any) -> float:
     if not 0.0 <= strength <= 1.0:
         raise InvalidOptionError(f"palette must be between 0 and 1, got {value}")
     return strength
+
+
+#: AdaIN's feature transforms: "efdm" (exact feature distribution matching, Zhang et al. 2022,
+#: the default: chosen on 32 held-out paintings, bench/RESULTS.md) and "adain" (mean and std,
+#: Huang & Belongie 2017); the same as styletransfer.adain.TRANSFORMS (tests/test_adain.py)
+TRANSFORMS = ("efdm", "adain")
+DEFAULT_TRANSFORM = "efdm"
+
+
+def check_transform(value: Any) -> str:
+    """``value`` as one of :data:`TRANSFORMS`.
+
+    Raises:
+        InvalidOptionError: any other value.
+    """
+    if value not in TRANSFORMS:
+        raise InvalidOptionError(f"transform must be one of {', '.join(TRANSFORMS)}, got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -100,6 +120,9 @@ class StyleOptions:
             the style picture's palette after painting (:mod:`styletransfer.palette`; 0: the
             decoder's own colours, 1: the style's colour mean and covariance). Scaled by
             ``alpha``; not used with ``preserve_color``.
+        transform: AdaIN only: how the content features take the style's, ``"efdm"`` (their
+            whole per-channel distribution, Zhang et al. 2022) or ``"adain"`` (mean and std,
+            Huang & Belongie 2017); :data:`TRANSFORMS`.
         backend: Johnson's and AdaIN's forward pass: ``"auto"`` (ONNX Runtime on
             the CPU when the graphs are exported, see :mod:`styletransfer.onnx.johnson` and
             :mod:`styletransfer.onnx.adain`, else torch), ``"torch"`` or ``"onnx"``
@@ -119,6 +142,7 @@ class StyleOptions:
     stroke: float | str = 1.0
     texture: str | None = None
     palette: float = DEFAULT_PALETTE
+    transform: str = DEFAULT_TRANSFORM
 
     def palette_strength(self, method: str) -> float:
         """The palette transfer's strength for ``method``: ``palette × alpha`` for AdaIN
@@ -146,6 +170,7 @@ class StyleOptions:
         if self.backend not in ("auto", "torch", "onnx"):
             raise InvalidOptionError(f"backend must be auto, torch or onnx, got {self.backend!r}")
         check_palette(self.palette)
+        check_transform(self.transform)
         if self.texture is not None:
             from .texture import texture_picture
 

@@ -7,8 +7,13 @@ differentiable.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-__all__ = ["gram_matrix", "mean_std", "adain", "total_variation"]
+__all__ = ["gram_matrix", "mean_std", "adain", "feature_quantiles", "efdm", "total_variation", "EFDM_LEVELS"]
+
+#: Quantiles per channel that stand for a style's feature distribution in :func:`efdm`
+#: (1024: the same scores as all 4096 relu4_1 values of a 512 px style, bench/RESULTS.md)
+EFDM_LEVELS = 1024
 
 
 #: Positions per chunk when a Gram matrix is accumulated in fp32 from lower-precision features.
@@ -117,6 +122,69 @@ def adain(
     """
     c_mean, c_std = mean_std(content, eps)
     return (content - c_mean) / c_std * style_std + style_mean
+
+
+def feature_quantiles(features: torch.Tensor, levels: int = EFDM_LEVELS) -> torch.Tensor:
+    """Each channel's value distribution as ``levels`` quantiles (the sorted values read at
+    ``(k + 0.5) / levels``, linearly interpolated): what :func:`efdm` needs of a style.
+
+    Args:
+        features: (N, C, H, W) features (e.g. a style image's relu4_1), H·W >= 2.
+        levels: number of quantiles, >= 2.
+
+    Returns:
+        (N, C, levels) fp32, ascending along the last axis.
+    """
+    n, c = features.shape[:2]
+    values = torch.sort(features.reshape(n, c, -1).float(), dim=-1).values
+    return _read_sorted(values, (torch.arange(levels, device=values.device) + 0.5) / levels)
+
+
+def _read_sorted(values: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Ascending ``values`` (..., L) read at fractions ``u`` (L' or (..., L')) in [0, 1] by linear
+    interpolation between the sample points ``(i + 0.5) / L``."""
+    length = values.shape[-1]
+    pos = (u * length - 0.5).clamp(0, length - 1)
+    low = pos.floor().long().clamp(max=max(length - 2, 0))
+    t = (pos - low).to(values.dtype)
+    high = (low + 1).clamp(max=length - 1)
+    if low.dim() == 1:
+        return values[..., low] * (1 - t) + values[..., high] * t
+    return values.gather(-1, low) * (1 - t) + values.gather(-1, high) * t
+
+
+def efdm(content: torch.Tensor, style_quantiles: torch.Tensor) -> torch.Tensor:
+    """Exact feature distribution matching (Zhang et al. 2022, "Exact Feature Distribution
+    Matching for Arbitrary Style Transfer and Domain Generalization", CVPR; eq. 5): every
+    content value is replaced by the style's value of the same rank, per channel, so the
+    result has the style's whole distribution (all moments), not only its mean and std as
+    :func:`adain`. The style is given by its quantiles (:func:`feature_quantiles`), read at
+    each content value's rank ``(r + 0.5) / (H·W)`` with linear interpolation, so content and
+    style may have any sizes. A ReLU map's many zeros tie; they are ranked by their
+    neighbourhood's mean value (3×3 window, then 9×9), so the zeros next to active areas take
+    the style's higher values first and the map stays spatially coherent (remaining ties in
+    raster order). On 32 held-out paintings × 2 photos this scored better than one value for
+    all ties, a random order or raster order alone (bench/RESULTS.md).
+
+    Args:
+        content: (N, C, H, W) content features (e.g. relu4_1).
+        style_quantiles: (N or 1, C, Q) ascending, from :func:`feature_quantiles`.
+
+    Returns:
+        (N, C, H, W) fp32 features, each channel distributed as the style's.
+    """
+    n, c, h, w = content.shape
+    f = content.float()
+    near = (F.avg_pool2d(f, 3, 1, 1, count_include_pad=False)
+            + 0.01 * F.avg_pool2d(f, 9, 1, 4, count_include_pad=False))
+    # zeros below every positive value, among themselves by their neighbourhood
+    key = torch.where(f > 0, f, near - near.amax(dim=(2, 3), keepdim=True) - 1)
+    order = torch.sort(key.reshape(n, c, h * w), dim=-1, stable=True).indices
+    # the style's value for each rank, put where the content value of that rank is
+    by_rank = _read_sorted(style_quantiles.float(), (torch.arange(h * w, device=f.device) + 0.5) / (h * w))
+    out = torch.empty(n, c, h * w, device=f.device)
+    out.scatter_(-1, order, by_rank.expand(n, -1, -1))
+    return out.reshape(n, c, h, w)
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:

@@ -35,7 +35,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import Cancelled, InvalidOptionError, VideoError
-from .inputs import DEFAULT_PALETTE, ResolvedStyle, check_palette, resolve_styles
+from .inputs import DEFAULT_PALETTE, DEFAULT_TRANSFORM, ResolvedStyle, check_palette, check_transform, resolve_styles
 
 # torch is imported inside the functions that paint: probing and the CLI's checks stay fast.
 
@@ -91,6 +91,7 @@ class VideoOptions:
             [0, 1] (:mod:`styletransfer.palette`; scaled by ``alpha``, not used with
             ``preserve_color``). One colour map, taken from the first painted frame, is used for
             the whole clip, so the colours do not flicker.
+        transform: AdaIN: ``"efdm"`` or ``"adain"``, as :class:`styletransfer.inputs.StyleOptions`.
     """
 
     alpha: float = 1.0
@@ -108,6 +109,7 @@ class VideoOptions:
     stroke: float | str = 1.0
     texture: str | None = None
     palette: float = DEFAULT_PALETTE
+    transform: str = DEFAULT_TRANSFORM
 
     def validate(self) -> "VideoOptions":
         if self.backend not in ("auto", "torch", "onnx"):
@@ -125,6 +127,7 @@ class VideoOptions:
         if not 0.0 <= float(self.smooth) <= 0.95:
             raise InvalidOptionError(f"smooth must be between 0 and 0.95, got {self.smooth}")
         check_palette(self.palette)
+        check_transform(self.transform)
         from dataclasses import replace
 
         from .scale import parse_stroke
@@ -297,7 +300,10 @@ class _Painter:
                                            export_missing=True)
             if self.onnx:
                 image, _weight, key = ort_adain.prepare_styles([style], options.style_side)[0]
-                self.stats = ort_adain.style_stats(image, key, options.threads)
+                if options.transform == "efdm":
+                    self.stats = ort_adain.style_quantiles(image, key, options.threads)
+                else:
+                    self.stats = ort_adain.style_stats(image, key, options.threads)
                 return
         if method not in ("johnson", "adain"):
             raise InvalidOptionError("video works with the adain and johnson methods; gatys needs minutes per frame")
@@ -325,7 +331,10 @@ class _Painter:
             key = f"{style.key}@{options.style_side}" if style.key else None
             if options.preserve_color:  # once for the clip: the first frame's colours
                 s, key = match_color(s, torch.from_numpy(first_frame).to(self.device)), None
-            self.stats = self.model.style_stats(s, key)
+            if options.transform == "efdm":
+                self.stats, self.quantiles = None, self.model.style_quantiles(s, key)
+            else:
+                self.stats, self.quantiles = self.model.style_stats(s, key), None
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """Frames at the output size: painted at the stroke's working size, then brought back
@@ -387,7 +396,8 @@ class _Painter:
 
         padded, (rows, cols) = pad_for_encoder(x.float())
         f = self.model.encode(padded)
-        t = adain_target(f, [self.stats], torch.ones(1, device=self.device), alpha)
+        quantiles = None if self.quantiles is None else [self.quantiles]
+        t = adain_target(f, [self.stats], torch.ones(1, device=self.device), alpha, quantiles)
         return self.model.decode(t)[..., rows, cols].contiguous()
 
 

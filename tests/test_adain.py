@@ -55,7 +55,7 @@ def test_adain_layer_gives_style_statistics():
 def test_model_feeds_decoder_the_style_statistics_at_relu4_1(model):
     content, style = _img(0), _img(1, 64, 56)
     with _Capture(model) as cap:
-        out = model.stylize(content, [style])
+        out = model.stylize(content, [style], transform="adain")
     assert out.shape == content.shape and out.min() >= 0 and out.max() <= 1
     mu_t, sd_t = mean_std(cap.inputs[0])
     mu_s, sd_s = mean_std(model.encoder.encode(style, "relu4_1"))
@@ -64,6 +64,28 @@ def test_model_feeds_decoder_the_style_statistics_at_relu4_1(model):
     live = mean_std(model.encode(pad_for_encoder(content)[0]))[1] > 0.1
     assert live.float().mean() > 0.5
     torch.testing.assert_close(sd_t[live], sd_s[live], atol=1e-2, rtol=1e-3)
+
+
+def test_model_feeds_decoder_the_style_distribution_by_default(model):
+    """EFDM (the default transform): each relu4_1 channel of the decoder's input is distributed
+    as the style's, e.g. as many ReLU zeros, which AdaIN's mean/std cannot give."""
+    content, style = _img(0), _img(1, 64, 56)
+    with _Capture(model) as cap:
+        model.stylize(content, [style])
+    target, f_s = cap.inputs[0], model.encoder.encode(style, "relu4_1")
+    zeros_t = (target.abs() < 1e-4).float().mean((2, 3))
+    zeros_s = (f_s == 0).float().mean((2, 3))
+    assert (zeros_t - zeros_s).abs().max() < 0.05
+    mu_t, _ = mean_std(target)
+    torch.testing.assert_close(mu_t, mean_std(f_s)[0], atol=0.05 * float(mean_std(f_s)[0].abs().max()), rtol=0.05)
+    with pytest.raises(InvalidOptionError, match="transform"):
+        model.stylize(content, [style], transform="wct")
+
+
+def test_the_model_and_the_options_know_the_same_transforms():
+    from styletransfer import adain, inputs
+
+    assert adain.TRANSFORMS == inputs.TRANSFORMS and inputs.DEFAULT_TRANSFORM == adain.TRANSFORMS[0]
 
 
 def test_alpha_zero_decodes_content_features_unchanged(model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from styletransfer.ops import adain, gram_matrix, mean_std, total_variation
+from styletransfer.ops import adain, efdm, feature_quantiles, gram_matrix, mean_std, total_variation
 
 
 def test_gram_matrix_hand_computed():
@@ -97,3 +97,57 @@ def test_gram_matrix_stays_fp32_under_autocast():
     assert g.dtype == torch.float32
     flat = f.reshape(1, 4, 81)
     torch.testing.assert_close(g, torch.bmm(flat, flat.transpose(1, 2)) / 81)
+
+
+def _relu_features(seed: int, shape, shift: float, scale: float) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.relu(torch.randn(*shape, generator=g) * scale + shift)
+
+
+def test_efdm_same_size_gives_exactly_the_style_values_in_the_content_order():
+    content = _relu_features(0, (1, 6, 8, 8), 0.3, 1.0)
+    style = _relu_features(1, (1, 6, 16, 4), -0.5, 3.0)  # 64 values per channel, as the content
+    out = efdm(content, feature_quantiles(style, 64))
+    # the style's own values (quantiles at (k + 0.5) / 64 of 64 values are the values themselves)
+    torch.testing.assert_close(out.flatten(2).sort(-1).values, style.flatten(2).sort(-1).values)
+    # in the content's order: where the content is larger, the result is not smaller
+    c, o = content.flatten(2), out.flatten(2)
+    assert (o.gather(-1, c.argsort(-1)).diff(dim=-1) >= 0).all()
+
+
+def test_efdm_takes_the_style_distribution_that_adain_misses():
+    """Zero fraction and skew (what a ReLU map's mean/std do not say) come from the style."""
+    content = _relu_features(2, (2, 8, 24, 24), 1.0, 1.0)  # few zeros
+    style = _relu_features(3, (1, 8, 32, 32), -1.0, 2.0)  # most values zero, long tail
+    out = efdm(content, feature_quantiles(style))
+    by_adain = adain(content, *mean_std(style))
+    zeros_style = (style == 0).float().mean((2, 3))
+    zeros_out = (out.abs() < 1e-6).float().mean((2, 3))
+    assert torch.allclose(zeros_out, zeros_style.expand_as(zeros_out), atol=0.01)
+    assert ((by_adain.abs() < 1e-6).float().mean((2, 3)) < 0.01).all()  # AdaIN keeps the content's shape
+    torch.testing.assert_close(mean_std(out)[0], mean_std(style)[0].expand(2, -1, -1, -1), atol=0.02, rtol=0.02)
+    torch.testing.assert_close(mean_std(out)[1], mean_std(style)[1].expand(2, -1, -1, -1), atol=0.02, rtol=0.03)
+
+
+def test_efdm_ranks_ties_in_raster_order_and_each_sample_on_its_own():
+    content = torch.zeros(2, 1, 2, 3)
+    content[1] = torch.arange(6.0).view(1, 2, 3).flip(-1)
+    table = torch.linspace(0, 5, 6).view(1, 1, 6)
+    out = efdm(content, table)
+    torch.testing.assert_close(out[0].flatten(), torch.arange(6.0))  # all tied, all alike: raster order
+    torch.testing.assert_close(out[1], content[1])  # its own ranks, not the batch's
+
+
+def test_efdm_ranks_zeros_next_to_activity_above_lone_zeros():
+    content = torch.zeros(1, 1, 1, 12)
+    content[..., -1] = 5.0  # one active value at the right end
+    out = efdm(content, torch.arange(12.0).view(1, 1, 12))[0, 0, 0]
+    assert out[-1] == 11  # the active value keeps the top rank
+    assert out[-2] == 10  # its neighbour is the highest of the zeros
+    assert (out[:-1].diff() >= 0).all()  # zeros further from it rank lower
+
+
+def test_feature_quantiles_shape_and_order():
+    q = feature_quantiles(_relu_features(4, (3, 5, 7, 9), 0.0, 1.0), levels=17)
+    assert q.shape == (3, 5, 17) and q.dtype == torch.float32
+    assert (q.diff(dim=-1) >= 0).all()

@@ -19,7 +19,7 @@ import logging
 from pathlib import Path
 
 from styletransfer.checkpoints import adain_decoder_path, card_path, johnson_path
-from styletransfer.inputs import DEFAULT_PALETTE
+from styletransfer.inputs import DEFAULT_PALETTE, DEFAULT_TRANSFORM
 from styletransfer.presets import is_preset, preset_path
 
 from ..survey import SurveyPair, pair_methods
@@ -56,12 +56,14 @@ def _weights_sha(pair: SurveyPair, method: str) -> str:
 
 def render_key(pair: SurveyPair, method: str, max_side: int, steps: int | None) -> str:
     """16 hex digits naming one rendering: inputs' bytes, method, weights, size, steps (and
-    AdaIN's default palette strength)."""
+    AdaIN's default palette strength and feature transform)."""
     style = preset_path(pair.style) if is_preset(pair.style) else Path(pair.style)
     parts = [_file_sha(pair.content), _file_sha(style), method, _weights_sha(pair, method), str(max_side),
              str(steps if method == "gatys" else ""), str(LAYOUT_VERSION)]
     if method == "adain":  # the palette transfer's default strength (styletransfer.palette)
         parts.append(f"palette={DEFAULT_PALETTE}")
+        if DEFAULT_TRANSFORM != "adain":  # pictures painted before EFDM keep their key
+            parts.append(f"transform={DEFAULT_TRANSFORM}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 

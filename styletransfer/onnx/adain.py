@@ -27,8 +27,12 @@ Three graphs are exported once into the ONNX cache (:func:`styletransfer.onnx.ru
   pair), over the 2/255 bar; quantising only the four convolutions at 1/4 scale still moved
   the pictures 1.15/255 (worst pair 4.5) from the fp32 decoder's.
 
-The AdaIN layer, ``sigma_s (f_c - mu_c) / sigma_c + mu_s`` (Huang & Belongie 2017, eq. 8),
-style interpolation and alpha run in numpy as one scale and shift per channel, and the content
+The feature transform runs in numpy: by default EFDM (Zhang et al. 2022; :func:`_efdm`, as
+:func:`styletransfer.ops.efdm`: each content value takes the style's quantile of the same
+rank, over the whole picture's features, also when it is painted in tiles; a style is kept as
+1024 quantiles per channel, :func:`style_quantiles`), or the AdaIN layer,
+``sigma_s (f_c - mu_c) / sigma_c + mu_s`` (Huang & Belongie 2017, eq. 8), as one scale and
+shift per channel; style interpolation and alpha on top. The content
 is encoded with the mirrored margin of :mod:`styletransfer.margins`, as in
 :class:`styletransfer.adain.AdaINModel`. The pictures were 1.25/255 mean absolute difference
 from the torch engine's at 512 px and 1.67/255 at 1024 px (eval photos x presets and an
@@ -61,7 +65,7 @@ from .export import export_checked, standard_layers
 from .runtime import OnnxUnavailable, cache_dir, per_core, runtime_installed, session, to_array, to_image
 
 __all__ = ["encoder_path", "style_encoder_path", "style_fit_path", "decoder_path", "ready", "use_onnx",
-           "export_adain", "fit_style_correction", "style_stats", "stylize_adain_ort", "adain_frames",
+           "export_adain", "fit_style_correction", "style_stats", "style_quantiles", "stylize_adain_ort", "adain_frames",
            "prepare_styles", "valid_decoder", "INT8_TOLERANCE", "STYLE_FIT_TOLERANCE", "DECODER_CROP"]
 
 #: in the file names; bumped when a graph changes (the decoder's separately)
@@ -740,6 +744,109 @@ def style_stats(image: Image.Image, key: str | None = None, threads: int | None 
     return stats
 
 
+#: quantiles per channel of a style (:data:`styletransfer.ops.EFDM_LEVELS`; no torch import here)
+EFDM_LEVELS = 1024
+#: own pictures' quantile tables by their pixels (2 MiB each), the most recently used last
+_OWN_QUANTILES: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_OWN_QUANTILES_SIZE = 32
+
+
+def _read_sorted(values: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Ascending ``values`` (C, L) read at fractions ``u`` ((L',) or (C, L')) in [0, 1], linearly
+    between the sample points ``(i + 0.5) / L`` (as :func:`styletransfer.ops._read_sorted`);
+    one ``np.interp`` per channel."""
+    length = values.shape[-1]
+    points = (np.arange(length) + 0.5) / length
+    rows = np.broadcast_to(u, (values.shape[0], u.shape[-1]))
+    return np.stack([np.interp(r, points, v) for r, v in zip(rows, values)]).astype(np.float32)
+
+
+def _quantiles(features: np.ndarray, levels: int = EFDM_LEVELS) -> np.ndarray:
+    """(1, C, h, w) -> (1, C, levels) float32 quantiles per channel, as
+    :func:`styletransfer.ops.feature_quantiles`."""
+    c = features.shape[1]
+    values = np.sort(features.reshape(c, -1).astype(np.float32, copy=False), axis=1)
+    return _read_sorted(values, (np.arange(levels) + 0.5) / levels)[None]
+
+
+def _efdm(features: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """EFDM of one frame's features (1, C, h, w) to a style's quantiles (1, C, Q), as
+    :func:`styletransfer.ops.efdm` (zeros ranked by their 3×3 and 9×9 neighbourhoods' means)."""
+    from ..scale import _box
+
+    _n, c, h, w = features.shape
+    f = features[0]
+    near = _box(f, 1) + np.float32(0.01) * _box(f, 4)
+    key = np.where(f > 0, f, near - near.max(axis=(1, 2), keepdims=True) - 1).reshape(c, h * w)
+    order = np.argsort(key, axis=1, kind="stable")
+    # the style's value for each rank, put where the content value of that rank is
+    by_rank = _read_sorted(table[0], (np.arange(h * w) + 0.5) / (h * w))
+    out = np.empty_like(by_rank)
+    np.put_along_axis(out, order, by_rank, axis=1)
+    return out.reshape(1, c, h, w)
+
+
+def style_quantiles(image: Image.Image, key: str | None = None, threads: int | None = None) -> np.ndarray:
+    """relu4_1 value distribution of a style image (RGB PIL, at the size it is read at) for
+    EFDM: (1, 512, :data:`EFDM_LEVELS`) float32 ascending quantiles per channel. Presets
+    (``key``) come from the fp32 style encoder once and are kept in memory and on disk beside
+    the graphs; an own picture goes through the 8-bit content encoder, its quantiles moved
+    to the channel mean and std that :func:`style_stats`' correction gives (the shape of the
+    distribution from the 8-bit features, its place and spread corrected; no value below 0,
+    as after a ReLU), and the last 32 are kept in memory by a hash of their pixels.
+
+    Raises:
+        OnnxUnavailable: the graphs are not exported.
+    """
+    stem = style_encoder_path().stem
+    file = None
+    if key is not None:
+        hit = _STATS.get((stem, "quantiles:" + key))
+        if hit is not None:
+            return hit[0]
+        file = cache_dir() / "adain-stats" / f"{stem}-{re.sub(r'[^A-Za-z0-9@._-]+', '_', key)}-q{EFDM_LEVELS}.npy"
+        try:
+            table = np.load(file)
+            _STATS[(stem, "quantiles:" + key)] = (table, table)
+            return table
+        except (OSError, ValueError):
+            pass
+    fit = None if key is not None else _style_fit()
+    pixels = None
+    if key is None:
+        pixels = (stem, fit is not None, image.mode, image.size,
+                  hashlib.blake2b(image.tobytes(), digest_size=16).digest())
+        if pixels in _OWN_QUANTILES:
+            _OWN_QUANTILES.move_to_end(pixels)
+            return _OWN_QUANTILES[pixels]
+    if fit is None:
+        table = _quantiles(_session(style_encoder_path(), threads).run(None, {"image": to_array(image)})[0])
+    else:
+        features = _encode(_session(encoder_path(), threads), _image_pixels(image))
+        mean, std = _mean_std(features)
+        (ma, mb), (sa, sb) = fit
+        shape = (1, -1, 1)
+        new_mean = ma.reshape(shape) * mean.reshape(shape) + mb.reshape(shape)
+        new_std = np.maximum(sa.reshape(shape) * std.reshape(shape) + sb.reshape(shape), np.sqrt(_EPS))
+        raw = _quantiles(features)
+        table = np.maximum((raw - mean.reshape(shape)) * (new_std / std.reshape(shape)) + new_mean, 0.0)
+        table = table.astype(np.float32)
+    if pixels is not None:
+        _OWN_QUANTILES[pixels] = table
+        while len(_OWN_QUANTILES) > _OWN_QUANTILES_SIZE:
+            _OWN_QUANTILES.popitem(last=False)
+    if key is not None:
+        _STATS[(stem, "quantiles:" + key)] = (table, table)
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = file.with_suffix(f".{os.getpid()}.part.npy")
+            np.save(tmp, table)
+            tmp.replace(file)
+        except OSError:
+            pass  # read-only cache: encode again next time
+    return table
+
+
 def prepare_styles(styles, side: int) -> list[tuple[Image.Image, float, str | None]]:
     """:class:`~styletransfer.inputs.ResolvedStyle` s -> the ``(image, weight, key)`` triples
     :func:`stylize_adain_ort` takes: each image's longer side capped at ``side`` px (the
@@ -750,8 +857,9 @@ def prepare_styles(styles, side: int) -> list[tuple[Image.Image, float, str | No
 
 
 def stylize_adain_ort(content: Image.Image, styles: Sequence[tuple[Image.Image, float, str | None]],
-                      alpha: float = 1.0, threads: int | None = None, palette: float = 0.0) -> Image.Image:
-    """Paint an RGB PIL image with AdaIN in ONNX Runtime.
+                      alpha: float = 1.0, threads: int | None = None, palette: float = 0.0,
+                      transform: str = "efdm") -> Image.Image:
+    """Paint an RGB PIL image with AdaIN's decoder in ONNX Runtime.
 
     Args:
         content: RGB, already at the output size (each side >= 16 px).
@@ -762,18 +870,24 @@ def stylize_adain_ort(content: Image.Image, styles: Sequence[tuple[Image.Image, 
         threads: ONNX Runtime intra-op threads (None: all cores).
         palette: in [0, 1], how far the painting's colours then move to the styles' palette
             (:func:`styletransfer.palette.transfer_palette`; 0: not at all).
+        transform: ``"efdm"`` (:func:`style_quantiles`) or ``"adain"`` (:func:`style_stats`).
 
     Returns:
         RGB PIL image of the content's size.
 
     Raises:
         OnnxUnavailable: the graphs are not exported or onnxruntime is missing.
-        ValueError: no styles, or weights that are negative or all zero.
+        ValueError: no styles, weights that are negative or all zero, or another transform.
     """
     weights = np.array([float(w) for _img, w, _key in styles], dtype=np.float64)
     if not len(weights) or (weights < 0).any() or weights.sum() <= 0:
         raise ValueError("give at least one style and weights >= 0, not all zero")
-    stats = [style_stats(img, key, threads) for img, _w, key in styles]
+    if transform not in ("efdm", "adain"):
+        raise ValueError(f"transform must be efdm or adain, got {transform!r}")
+    if transform == "efdm":
+        stats = [style_quantiles(img, key, threads) for img, _w, key in styles]
+    else:
+        stats = [style_stats(img, key, threads) for img, _w, key in styles]
     painting = to_image(adain_frames(_image_pixels(content), stats, weights, alpha, threads)[0])
     if palette > 0:
         from ..palette import style_palette, transfer_palette
@@ -785,8 +899,9 @@ def stylize_adain_ort(content: Image.Image, styles: Sequence[tuple[Image.Image, 
 def adain_frames(frames: np.ndarray, stats: Sequence[tuple[np.ndarray, np.ndarray]], weights: Sequence[float],
                  alpha: float = 1.0, threads: int | None = None) -> np.ndarray:
     """AdaIN forward of a batch: frames (N, 3, H, W) float32 in [0, 1] or uint8 0-255 (each
-    side >= 16 px) -> (N, 3, H, W) float32 in [0, 1]. ``stats``: one style's relu4_1 ``(mean, std)`` per
-    weight (:func:`style_stats`); ``weights`` >= 0, not all 0, normalised to sum 1. Each
+    side >= 16 px) -> (N, 3, H, W) float32 in [0, 1]. ``stats``: per weight, one style's relu4_1
+    quantile table (1, 512, Q) for EFDM (:func:`style_quantiles`) or its ``(mean, std)`` for
+    AdaIN (:func:`style_stats`); ``weights`` >= 0, not all 0, normalised to sum 1. Each
     frame takes its own content statistics (the video path's forward pass); several frames
     run one per core (:func:`styletransfer.onnx.runtime.per_core`).
 
@@ -819,13 +934,20 @@ def _adain_batch(frames: np.ndarray, graphs: tuple[Path, Path | None], stats, w:
     tile = tile or TILE_SIDE
     tiled = max(x.shape[-2:]) > tile
     f_c = _encode_tiled(enc, x, tile) if tiled else _encode(enc, x)
-    mu_c, sd_c = _mean_std(f_c)  # the whole picture's statistics, also when it is painted in tiles
-    # alpha * sum_k w_k (sd_k (f - mu_c) / sd_c + mu_k) + (1 - alpha) f, as one scale and shift per channel
-    scale, shift = np.full_like(mu_c, 1.0 - alpha), np.zeros_like(mu_c)
-    for (mu_s, sd_s), wk in zip(stats, w):
-        scale += alpha * wk * sd_s / sd_c
-        shift += alpha * wk * (mu_s - sd_s * mu_c / sd_c)
-    target = f_c * scale.astype(np.float32) + shift.astype(np.float32)
+    if stats and isinstance(stats[0], np.ndarray):  # EFDM: ranks over the whole picture, also in tiles
+        target = np.empty_like(f_c)
+        for i in range(f_c.shape[0]):
+            frame = f_c[i:i + 1]
+            moved = sum(np.float32(alpha * wk) * _efdm(frame, table) for table, wk in zip(stats, w))
+            target[i:i + 1] = moved + np.float32(1.0 - alpha) * frame if alpha < 1 else moved
+    else:
+        mu_c, sd_c = _mean_std(f_c)  # the whole picture's statistics, also when it is painted in tiles
+        # alpha * sum_k w_k (sd_k (f - mu_c) / sd_c + mu_k) + (1 - alpha) f, as one scale and shift per channel
+        scale, shift = np.full_like(mu_c, 1.0 - alpha), np.zeros_like(mu_c)
+        for (mu_s, sd_s), wk in zip(stats, w):
+            scale += alpha * wk * sd_s / sd_c
+            shift += alpha * wk * (mu_s - sd_s * mu_c / sd_c)
+        target = f_c * scale.astype(np.float32) + shift.astype(np.float32)
     del f_c
     if tiled:
         out = _decode_tiled(dec, target, tile)[:, :, top:top + h, left:left + wid]

@@ -35,7 +35,7 @@ import torch
 from ..adain import FEATURE_SCALE, STATS_LAYERS, Decoder, decoder_width, pad_for_encoder
 from ..checkpoints import adain_decoder_path, johnson_path
 from ..johnson import TransformerNet, drop_residual_blocks, net_blocks, net_width
-from ..ops import adain, mean_std
+from ..ops import adain, efdm, feature_quantiles, mean_std
 from ..vgg import load_vgg19
 from .data import ContentBank, ImageBank, StyleBank, content_augment, list_images, load_rgb
 from .grid import EvalGrid, grid_score, peer_scores
@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--heldout-dir", type=Path, default=None,
                     help="a folder of paintings never trained on (e.g. ../shared/data/eval/style) scored as the "
                          "grid's unseen styles instead of the --holdout ones")
+    pa.add_argument("--eval-transform", choices=("efdm", "adain"), default="efdm",
+                    help="the feature transform the evaluation grid paints with (default efdm, as the library; "
+                    "adain for grids comparable with runs scored before it)")
     pa.add_argument("--heldout-count", type=int, default=32,
                     help="paintings of --heldout-dir in the grid, evenly spaced in name order (default 32; "
                          "choose checkpoints on at least 30)")
@@ -223,13 +226,15 @@ def _adain(args, device: torch.device) -> Recipe:
         padded, (rows, cols) = pad_for_encoder(content.to(device))
         with torch.inference_mode(), amp:
             f = encoder.encode(padded.contiguous(memory_format=torch.channels_last), "relu4_1").float()
-            mu, sd = mean_std(encoder.encode(style.to(device).contiguous(memory_format=torch.channels_last), "relu4_1").float())
-            out = decoder(adain(f, mu, sd).contiguous(memory_format=torch.channels_last))
+            f_s = encoder.encode(style.to(device).contiguous(memory_format=torch.channels_last), "relu4_1").float()
+            t = efdm(f, feature_quantiles(f_s)) if args.eval_transform == "efdm" else adain(f, *mean_std(f_s))
+            out = decoder(t.contiguous(memory_format=torch.channels_last))
         return out.float()[..., rows, cols].cpu()
 
     def evaluate() -> dict:
         scores = grid.score(render)
         scores["score"] = round(grid_score(scores, peer, ["presets", "heldout"]), 4)
+        scores["transform"] = args.eval_transform
         if peer:
             scores["peer"] = {g: {"content": peer[g]["content"], "style": peer[g]["style"]} for g in ("presets", "heldout")}
         return scores
