@@ -141,16 +141,14 @@ def feature_quantiles(features: torch.Tensor, levels: int = EFDM_LEVELS) -> torc
 
 
 def _read_sorted(values: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """Ascending ``values`` (..., L) read at fractions ``u`` (L' or (..., L')) in [0, 1] by linear
-    interpolation between the sample points ``(i + 0.5) / L``."""
+    """Ascending ``values`` (..., L) read at fractions ``u`` (L',) in [0, 1] by linear
+    interpolation between the sample points ``(i + 0.5) / L``: (..., L')."""
     length = values.shape[-1]
     pos = (u * length - 0.5).clamp(0, length - 1)
     low = pos.floor().long().clamp(max=max(length - 2, 0))
     t = (pos - low).to(values.dtype)
     high = (low + 1).clamp(max=length - 1)
-    if low.dim() == 1:
-        return values[..., low] * (1 - t) + values[..., high] * t
-    return values.gather(-1, low) * (1 - t) + values.gather(-1, high) * t
+    return values[..., low] * (1 - t) + values[..., high] * t
 
 
 def efdm(content: torch.Tensor, style_quantiles: torch.Tensor) -> torch.Tensor:

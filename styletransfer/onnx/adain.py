@@ -680,10 +680,71 @@ def _mean_std(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float64).reshape(n, c, 1, 1), np.sqrt(var + _EPS).reshape(n, c, 1, 1)
 
 
-_STATS: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-#: own pictures' statistics by their pixels, the most recently used last (8 KiB each)
-_OWN: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-_OWN_SIZE = 256
+#: quantiles per channel of a style (:data:`styletransfer.ops.EFDM_LEVELS`; no torch import here)
+EFDM_LEVELS = 1024
+
+#: presets' statistics and quantile tables in memory, by (style encoder, kind, key)
+_STATS: dict[tuple[str, str, str], object] = {}
+#: own pictures' statistics (8 KiB each) and quantile tables (2 MiB each) by their pixels, the
+#: most recently used last, and how many of each are kept
+_OWN: dict[str, OrderedDict] = {"stats": OrderedDict(), "quantiles": OrderedDict()}
+_OWN_SIZE = {"stats": 256, "quantiles": 32}
+
+
+def _style_value(kind: str, image: Image.Image, key: str | None, threads: int | None):
+    """:func:`style_stats` (``kind="stats"``) or :func:`style_quantiles` (``"quantiles"``): the
+    caches in memory and on disk, and the choice of encoder, are the same for both."""
+    stem = style_encoder_path().stem
+    file = None
+    if key is not None:
+        hit = _STATS.get((stem, kind, key))
+        if hit is not None:
+            return hit
+        suffix = "" if kind == "stats" else f"-q{EFDM_LEVELS}"
+        file = cache_dir() / "adain-stats" / f"{stem}-{re.sub(r'[^A-Za-z0-9@._-]+', '_', key)}{suffix}.npy"
+        try:
+            stored = np.load(file)
+            _STATS[(stem, kind, key)] = (stored[0:1], stored[1:2]) if kind == "stats" else stored
+            return _STATS[(stem, kind, key)]
+        except (OSError, ValueError):
+            pass
+    fit = None if key is not None else _style_fit()
+    pixels, own = None, _OWN[kind]
+    if key is None:  # the same picture again in this process (a bot user's next photo): no encoder run
+        pixels = (stem, fit is not None, image.mode, image.size,
+                  hashlib.blake2b(image.tobytes(), digest_size=16).digest())
+        if pixels in own:
+            own.move_to_end(pixels)
+            return own[pixels]
+    if fit is None:  # unpadded, as AdaINModel.style_stats
+        features = _session(style_encoder_path(), threads).run(None, {"image": to_array(image)})[0]
+        value = _mean_std(features) if kind == "stats" else _quantiles(features)
+    else:  # an own picture, encoded once: the 8-bit encoder, its statistics corrected
+        features = _encode(_session(encoder_path(), threads), _image_pixels(image))
+        mean, std = _mean_std(features)
+        (ma, mb), (sa, sb) = fit
+        new_mean = ma.reshape(mean.shape) * mean + mb.reshape(mean.shape)
+        new_std = np.maximum(sa.reshape(std.shape) * std + sb.reshape(std.shape), np.sqrt(_EPS))
+        if kind == "stats":
+            value = (new_mean, new_std)
+        else:  # the 8-bit table's shape, moved to the corrected mean and std (no value below 0)
+            scale = (new_std / std)[..., 0]
+            value = np.maximum((_quantiles(features) - mean[..., 0]) * scale + new_mean[..., 0], 0.0)
+            value = value.astype(np.float32)
+    if pixels is not None:
+        own[pixels] = value
+        while len(own) > _OWN_SIZE[kind]:
+            own.popitem(last=False)
+    if key is not None:
+        _STATS[(stem, kind, key)] = value
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = file.with_suffix(f".{os.getpid()}.part.npy")
+            np.save(tmp, np.concatenate(value) if kind == "stats" else value)
+            tmp.replace(file)
+        except OSError:
+            pass  # read-only cache: encode again next time
+    return value
 
 
 def style_stats(image: Image.Image, key: str | None = None, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -699,66 +760,15 @@ def style_stats(image: Image.Image, key: str | None = None, threads: int | None 
     Raises:
         OnnxUnavailable: the graphs are not exported.
     """
-    stem = style_encoder_path().stem
-    file = None
-    if key is not None:
-        hit = _STATS.get((stem, key))
-        if hit is not None:
-            return hit
-        file = cache_dir() / "adain-stats" / f"{stem}-{re.sub(r'[^A-Za-z0-9@._-]+', '_', key)}.npy"
-        try:
-            both = np.load(file)
-            _STATS[(stem, key)] = (both[0:1], both[1:2])
-            return _STATS[(stem, key)]
-        except (OSError, ValueError):
-            pass
-    fit = None if key is not None else _style_fit()
-    pixels = None
-    if key is None:  # the same picture again in this process (a bot user's next photo): no encoder run
-        pixels = (stem, fit is not None, image.mode, image.size,
-                  hashlib.blake2b(image.tobytes(), digest_size=16).digest())
-        if pixels in _OWN:
-            _OWN.move_to_end(pixels)
-            return _OWN[pixels]
-    if fit is None:
-        encoder = _session(style_encoder_path(), threads)
-        stats = _mean_std(encoder.run(None, {"image": to_array(image)})[0])  # unpadded, as AdaINModel.style_stats
-    else:  # an own picture, encoded once: the 8-bit encoder, its statistics corrected
-        mean, std = _mean_std(_encode(_session(encoder_path(), threads), _image_pixels(image)))
-        (ma, mb), (sa, sb) = fit
-        stats = (ma.reshape(mean.shape) * mean + mb.reshape(mean.shape),
-                 np.maximum(sa.reshape(std.shape) * std + sb.reshape(std.shape), np.sqrt(_EPS)))
-    if pixels is not None:
-        _OWN[pixels] = stats
-        while len(_OWN) > _OWN_SIZE:
-            _OWN.popitem(last=False)
-    if key is not None:
-        _STATS[(stem, key)] = stats
-        try:
-            file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = file.with_suffix(f".{os.getpid()}.part.npy")
-            np.save(tmp, np.concatenate(stats))
-            tmp.replace(file)
-        except OSError:
-            pass  # read-only cache: encode again next time
-    return stats
-
-
-#: quantiles per channel of a style (:data:`styletransfer.ops.EFDM_LEVELS`; no torch import here)
-EFDM_LEVELS = 1024
-#: own pictures' quantile tables by their pixels (2 MiB each), the most recently used last
-_OWN_QUANTILES: OrderedDict[tuple, np.ndarray] = OrderedDict()
-_OWN_QUANTILES_SIZE = 32
+    return _style_value("stats", image, key, threads)
 
 
 def _read_sorted(values: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Ascending ``values`` (C, L) read at fractions ``u`` ((L',) or (C, L')) in [0, 1], linearly
-    between the sample points ``(i + 0.5) / L`` (as :func:`styletransfer.ops._read_sorted`);
-    one ``np.interp`` per channel."""
+    """Ascending ``values`` (C, L) read at fractions ``u`` (L',) in [0, 1], linearly between the
+    sample points ``(i + 0.5) / L`` (as :func:`styletransfer.ops._read_sorted`): (C, L') float32."""
     length = values.shape[-1]
     points = (np.arange(length) + 0.5) / length
-    rows = np.broadcast_to(u, (values.shape[0], u.shape[-1]))
-    return np.stack([np.interp(r, points, v) for r, v in zip(rows, values)]).astype(np.float32)
+    return np.stack([np.interp(u, points, row) for row in values]).astype(np.float32)
 
 
 def _quantiles(features: np.ndarray, levels: int = EFDM_LEVELS) -> np.ndarray:
@@ -798,53 +808,7 @@ def style_quantiles(image: Image.Image, key: str | None = None, threads: int | N
     Raises:
         OnnxUnavailable: the graphs are not exported.
     """
-    stem = style_encoder_path().stem
-    file = None
-    if key is not None:
-        hit = _STATS.get((stem, "quantiles:" + key))
-        if hit is not None:
-            return hit[0]
-        file = cache_dir() / "adain-stats" / f"{stem}-{re.sub(r'[^A-Za-z0-9@._-]+', '_', key)}-q{EFDM_LEVELS}.npy"
-        try:
-            table = np.load(file)
-            _STATS[(stem, "quantiles:" + key)] = (table, table)
-            return table
-        except (OSError, ValueError):
-            pass
-    fit = None if key is not None else _style_fit()
-    pixels = None
-    if key is None:
-        pixels = (stem, fit is not None, image.mode, image.size,
-                  hashlib.blake2b(image.tobytes(), digest_size=16).digest())
-        if pixels in _OWN_QUANTILES:
-            _OWN_QUANTILES.move_to_end(pixels)
-            return _OWN_QUANTILES[pixels]
-    if fit is None:
-        table = _quantiles(_session(style_encoder_path(), threads).run(None, {"image": to_array(image)})[0])
-    else:
-        features = _encode(_session(encoder_path(), threads), _image_pixels(image))
-        mean, std = _mean_std(features)
-        (ma, mb), (sa, sb) = fit
-        shape = (1, -1, 1)
-        new_mean = ma.reshape(shape) * mean.reshape(shape) + mb.reshape(shape)
-        new_std = np.maximum(sa.reshape(shape) * std.reshape(shape) + sb.reshape(shape), np.sqrt(_EPS))
-        raw = _quantiles(features)
-        table = np.maximum((raw - mean.reshape(shape)) * (new_std / std.reshape(shape)) + new_mean, 0.0)
-        table = table.astype(np.float32)
-    if pixels is not None:
-        _OWN_QUANTILES[pixels] = table
-        while len(_OWN_QUANTILES) > _OWN_QUANTILES_SIZE:
-            _OWN_QUANTILES.popitem(last=False)
-    if key is not None:
-        _STATS[(stem, "quantiles:" + key)] = (table, table)
-        try:
-            file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = file.with_suffix(f".{os.getpid()}.part.npy")
-            np.save(tmp, table)
-            tmp.replace(file)
-        except OSError:
-            pass  # read-only cache: encode again next time
-    return table
+    return _style_value("quantiles", image, key, threads)
 
 
 def prepare_styles(styles, side: int) -> list[tuple[Image.Image, float, str | None]]:
