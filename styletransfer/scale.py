@@ -97,17 +97,25 @@ def downscale(frames: np.ndarray, side: int) -> np.ndarray:
 def _box(x: np.ndarray, r: int) -> np.ndarray:
     """Mean over the (2r+1)² window around each pixel of (C, H, W) (edges: the window is cut,
     the mean taken over what is inside), by cumulative sums: O(1) per pixel."""
+    return _boxes(x, (r,))[0]
+
+
+def _boxes(x: np.ndarray, radii: tuple[int, ...]) -> list[np.ndarray]:
+    """:func:`_box` of (C, H, W) for several radii from one integral image (float32 each)."""
     c, h, w = x.shape
     pad = np.zeros((c, h + 1, w + 1), dtype=np.float64)
     np.cumsum(np.cumsum(x, axis=1, dtype=np.float64), axis=2, out=pad[:, 1:, 1:])
-    y0 = np.clip(np.arange(h) - r, 0, h)
-    y1 = np.clip(np.arange(h) + r + 1, 0, h)
-    x0 = np.clip(np.arange(w) - r, 0, w)
-    x1 = np.clip(np.arange(w) + r + 1, 0, w)
-    rows = np.take(pad, y1, axis=1) - np.take(pad, y0, axis=1)  # one axis at a time: 2.8x faster
-    total = np.take(rows, x1, axis=2) - np.take(rows, x0, axis=2)
-    count = (y1 - y0)[:, None] * (x1 - x0)[None, :]
-    return (total / count).astype(np.float32)
+    out = []
+    for r in radii:
+        y0 = np.clip(np.arange(h) - r, 0, h)
+        y1 = np.clip(np.arange(h) + r + 1, 0, h)
+        x0 = np.clip(np.arange(w) - r, 0, w)
+        x1 = np.clip(np.arange(w) + r + 1, 0, w)
+        rows = np.take(pad, y1, axis=1) - np.take(pad, y0, axis=1)  # one axis at a time: 2.8x faster
+        total = np.take(rows, x1, axis=2) - np.take(rows, x0, axis=2)
+        count = (y1 - y0)[:, None] * (x1 - x0)[None, :]
+        out.append((total / count).astype(np.float32))
+    return out
 
 
 def _resize(channels: np.ndarray, size: tuple[int, int], resample: Image.Resampling) -> np.ndarray:

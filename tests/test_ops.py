@@ -151,3 +151,25 @@ def test_feature_quantiles_shape_and_order():
     q = feature_quantiles(_relu_features(4, (3, 5, 7, 9), 0.0, 1.0), levels=17)
     assert q.shape == (3, 5, 17) and q.dtype == torch.float32
     assert (q.diff(dim=-1) >= 0).all()
+
+
+def test_numpy_efdm_of_the_onnx_path_equals_torch_ties_included():
+    """The ONNX path's EFDM (numpy: SIMD argsort with a raster-order term, both neighbourhood
+    means from one integral image, vectorised quantile reads) gives torch's ranks: a ReLU map
+    with large all-zero areas (exact ties), random ties and a flat channel."""
+    import numpy as np
+
+    from styletransfer.onnx.adain import _efdm, _quantiles
+
+    content = _relu_features(5, (1, 16, 30, 44), -0.6, 2.0)
+    content[..., 5:20, 10:30] = 0  # zero neighbourhoods: ties broken in raster order
+    content[:, 3] = 0  # a whole channel of ties
+    content[:, 4] = torch.randint(0, 3, (30, 44)).float()  # ties among positive values too
+    style = _relu_features(6, (1, 16, 37, 23), -0.2, 3.0)
+    table = feature_quantiles(style)
+    np.testing.assert_allclose(_quantiles(style.numpy()), table.numpy(), rtol=1e-5, atol=1e-5)
+    got, ref = _efdm(content.numpy(), table.numpy()), efdm(content, table).numpy()
+    # the same values per channel; the same places but where two zeros' neighbourhood means
+    # differ in the last bits (float64 integral image against torch's float32 pooling)
+    np.testing.assert_allclose(np.sort(got.reshape(16, -1)), np.sort(ref.reshape(16, -1)), rtol=1e-5, atol=1e-4)
+    assert np.mean(np.abs(got - ref) > 1e-4) < 1e-3

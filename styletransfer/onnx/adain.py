@@ -767,8 +767,12 @@ def _read_sorted(values: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Ascending ``values`` (C, L) read at fractions ``u`` (L',) in [0, 1], linearly between the
     sample points ``(i + 0.5) / L`` (as :func:`styletransfer.ops._read_sorted`): (C, L') float32."""
     length = values.shape[-1]
-    points = (np.arange(length) + 0.5) / length
-    return np.stack([np.interp(u, points, row) for row in values]).astype(np.float32)
+    pos = np.clip(u * length - 0.5, 0, length - 1)
+    low = np.minimum(np.floor(pos).astype(np.int64), max(length - 2, 0))
+    t = (pos - low).astype(np.float32)
+    high = np.minimum(low + 1, length - 1)
+    v = values.astype(np.float32, copy=False)
+    return v[:, low] * (1 - t) + v[:, high] * t
 
 
 def _quantiles(features: np.ndarray, levels: int = EFDM_LEVELS) -> np.ndarray:
@@ -782,13 +786,16 @@ def _quantiles(features: np.ndarray, levels: int = EFDM_LEVELS) -> np.ndarray:
 def _efdm(features: np.ndarray, table: np.ndarray) -> np.ndarray:
     """EFDM of one frame's features (1, C, h, w) to a style's quantiles (1, C, Q), as
     :func:`styletransfer.ops.efdm` (zeros ranked by their 3×3 and 9×9 neighbourhoods' means)."""
-    from ..scale import _box
+    from ..scale import _boxes
 
     _n, c, h, w = features.shape
     f = features[0]
-    near = _box(f, 1) + np.float32(0.01) * _box(f, 4)
+    near3, near9 = _boxes(f, (1, 4))
+    near = near3 + np.float32(0.01) * near9
     key = np.where(f > 0, f, near - near.max(axis=(1, 2), keepdims=True) - 1).reshape(c, h * w)
-    order = np.argsort(key, axis=1, kind="stable")
+    # numpy's default (SIMD) argsort is ~4x faster than its stable one; a raster-order term far
+    # below the keys' spacing keeps the stable order of exact ties (zeros in flat areas)
+    order = np.argsort(key.astype(np.float64) + np.arange(h * w) * 1e-9, axis=1)
     # the style's value for each rank, put where the content value of that rank is
     by_rank = _read_sorted(table[0], (np.arange(h * w) + 0.5) / (h * w))
     out = np.empty_like(by_rank)
