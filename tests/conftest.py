@@ -27,10 +27,19 @@ REPO = Path(__file__).resolve().parents[1]
 # ONNX graphs of the Johnson nets (styletransfer.onnx) go to a cache of this test run only, so
 # which backend paints (torch, or ONNX Runtime once a graph exists) never depends on what an
 # earlier run or the developer's own `stylize` left in ~/.cache; subprocesses inherit it.
+_OWN_ONNX_CACHE = None
 if "STYLETRANSFER_ONNX_CACHE" not in os.environ:
     import tempfile
 
-    os.environ["STYLETRANSFER_ONNX_CACHE"] = tempfile.mkdtemp(prefix="stylebot-test-onnx-")
+    _OWN_ONNX_CACHE = os.environ["STYLETRANSFER_ONNX_CACHE"] = tempfile.mkdtemp(prefix="stylebot-test-onnx-")
+
+
+def pytest_unconfigure(config):  # noqa: ARG001
+    """The run's own graph cache (~44 MB) goes with it; one given in the environment stays."""
+    if _OWN_ONNX_CACHE is not None:
+        import shutil
+
+        shutil.rmtree(_OWN_ONNX_CACHE, ignore_errors=True)
 
 
 def shared_data_dir() -> Path | None:
