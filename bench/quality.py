@@ -30,7 +30,8 @@ Outputs go to ``--out`` (default ``bench/out/quality/<method>/<photo>__<preset>.
 with ``results.json`` (every score, seconds, settings); with ``--reuse`` pairs
 already scored with the same settings are not recomputed, so a long run can be
 done in pieces. A labelled contact sheet of all saved outputs is written to
-``docs/examples.png`` (kept < 3 MB).
+``--out``/``contact_sheet.png``, or where ``--sheet`` says (``docs/examples.png`` for the
+README's; kept < 3 MB): a trial run does not overwrite the committed sheets.
 
 Examples::
 
@@ -111,12 +112,15 @@ def parse_args(argv=None):
                    help="our AdaIN and Johnson: auto (ONNX Runtime on the CPU once exported), torch or onnx")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "quality")
     p.add_argument("--reuse", action="store_true", help="keep results already in --out with the same settings")
-    p.add_argument("--sheet", type=Path, default=REPO / "docs" / "examples.png",
-                   help="contact sheet path ('' for none)")
+    p.add_argument("--sheet", type=Path, default=None,
+                   help="contact sheet path (default --out/contact_sheet.png; docs/examples.png for the README's; "
+                        "'' for none)")
     p.add_argument("--table", type=Path, default=None, help="also write the Markdown table here")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: table, checks and contact sheet from --out/results.json")
     args = p.parse_args(argv)
+    if args.sheet is None:
+        args.sheet = args.out / "contact_sheet.png"
     args.methods = common.split_list(args.methods)
     bad = [m for m in args.methods if m not in METHODS]
     if bad:
@@ -272,6 +276,10 @@ def score_all(args) -> dict:
                 settings = settings_for(method, args, preset)
                 old = results.get(key)
                 if args.reuse and old and old.get("settings") == settings and "content" in old:
+                    if "structure" not in old and (args.out / old.get("file", "-")).is_file():  # scored before it
+                        y = common.to_tensor(Image.open(args.out / old["file"]).convert("RGB"), dev)
+                        old["structure"] = metrics.structure_distance(y, x, vgg)
+                        _save(results_path, results, key)
                     continue
                 out_png = args.out / method / f"{photo.stem}__{preset}.png"
                 out_png.parent.mkdir(parents=True, exist_ok=True)
@@ -286,12 +294,15 @@ def score_all(args) -> dict:
                 seconds = time.perf_counter() - t0
                 out.save(out_png)
                 y = common.to_tensor(out, dev)
-                c_dist, s_dist = metrics.distances(y, x, grams[preset], vgg)
+                dist = metrics.all_distances(y, x, grams[preset], vgg)
+                c_dist, s_dist = dist["content"], dist["style"]
                 palette = metrics.palette_distance(y.cpu(), style_ts[preset])
-                results[key] = {"content": c_dist, "style": s_dist, "palette": palette, "seconds": seconds,
+                results[key] = {"content": c_dist, "style": s_dist, "structure": dist["structure"],
+                                "palette": palette, "seconds": seconds,
                                 "settings": settings,
                                 "file": str(out_png.relative_to(args.out)), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **info}
-                print(f"{key}: content {c_dist:.4f} style {s_dist:.4f} palette {palette:.2f} ({seconds:.1f} s)",
+                print(f"{key}: content {c_dist:.4f} style {s_dist:.4f} structure {dist['structure']:.3f} "
+                      f"palette {palette:.2f} ({seconds:.1f} s)",
                       flush=True)
                 _save(results_path, results, key)
     return results
@@ -323,7 +334,8 @@ def table(results: dict, args, heldout: bool = False) -> tuple[str, list[str]]:
     methods = [m for m in args.methods if m in ANY_STYLE] if heldout else args.methods
     short = {p: p.split("_")[0] if p != "the_scream" else "scream" for p in presets}
     per_style_cols = presets if len(presets) <= 10 else []
-    head = ["method", "pairs", "mean content dist", "mean style dist", "mean palette dist", "mean s/image"] + [
+    head = ["method", "pairs", "mean content dist", "mean style dist", "mean structure dist", "mean palette dist",
+            "mean s/image"] + [
         f"style: {short[p]}" for p in per_style_cols
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -341,7 +353,7 @@ def table(results: dict, args, heldout: bool = False) -> tuple[str, list[str]]:
             label += " [" + "; ".join(cards) + "]"
         if not done:
             cell = na[0] if na else "not run"
-            lines.append("| " + " | ".join([label, "0", cell, cell, "", ""] + [""] * len(per_style_cols)) + " |")
+            lines.append("| " + " | ".join([label, "0", cell, cell, "", "", ""] + [""] * len(per_style_cols)) + " |")
             continue
         per_preset = {pr: _mean([r["style"] for (ph, p), r in done.items() if p == pr]) for pr in presets}
         summary[method] = {"pairs": done}
@@ -350,6 +362,7 @@ def table(results: dict, args, heldout: bool = False) -> tuple[str, list[str]]:
             f"{len(done)}/{len(recs)}",
             f"{_mean([r['content'] for r in done.values()]):.3f}",
             f"{_mean([r['style'] for r in done.values()]):.3f}",
+            _fmt(_mean([r["structure"] for r in done.values() if "structure" in r]), ".3f"),
             _fmt(_mean([r["palette"] for r in done.values() if "palette" in r]), ".2f"),
             f"{_mean([r['seconds'] for r in done.values()]):.2f}",
         ] + [f"{per_preset[pr]:.3f}" if per_preset[pr] is not None else (na[0] if na else "–")
@@ -390,6 +403,11 @@ def own_style_checks(summary: dict) -> list[str]:
         closer = sum(ours[k]["palette"] < theirs[k]["palette"] for k in pairs) / len(pairs)
         out.append(f"{'PASS' if p_a <= p_p else 'FAIL'}: own styles: palette {p_a:.2f} ≤ peer {p_p:.2f} "
                    f"(closer on {closer:.0%} of pairs)")
+    if all("structure" in r for r in [*ours.values(), *theirs.values()]):  # no bar figure: a measure of the sheet's look
+        t_a, t_p = _mean([r["structure"] for r in ours.values()]), _mean([r["structure"] for r in theirs.values()])
+        kept = sum(ours[k]["structure"] <= theirs[k]["structure"] for k in pairs) / len(pairs)
+        out.append(f"INFO: own styles: structure {t_a:.3f} against the peer's {t_p:.3f} ({t_a / t_p:.2f}×; ours "
+                   f"keeps the photo's shapes at least as well on {kept:.0%} of pairs)")
     return out
 
 

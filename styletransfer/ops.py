@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["gram_matrix", "mean_std", "adain", "feature_quantiles", "efdm", "total_variation", "EFDM_LEVELS"]
+__all__ = ["gram_matrix", "mean_std", "mean_variance_normalise", "adain", "feature_quantiles", "efdm", "total_variation",
+           "EFDM_LEVELS"]
 
 #: Quantiles per channel that stand for a style's feature distribution in :func:`efdm`
 #: (1024: the same scores as all 4096 relu4_1 values of a 512 px style, bench/RESULTS.md)
@@ -149,6 +150,15 @@ def _read_sorted(values: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     t = (pos - low).to(values.dtype)
     high = (low + 1).clamp(max=length - 1)
     return values[..., low] * (1 - t) + values[..., high] * t
+
+
+def mean_variance_normalise(features: torch.Tensor, floor: float | torch.Tensor = 0.0) -> torch.Tensor:
+    """Each channel of (N, C, H, W) ``features`` moved to zero mean and unit std over its
+    positions (fp32), as SANet's normalised content loss (Park & Lee 2019) compares them: where
+    a channel fires, not how strongly. ``floor`` (feature units, >= 0) is the smallest std
+    divided by, so that a flat channel's noise is not blown up."""
+    mu, sigma = mean_std(features.float())
+    return (features.float() - mu) / sigma.clamp_min(floor)
 
 
 def efdm(content: torch.Tensor, style_quantiles: torch.Tensor) -> torch.Tensor:

@@ -95,6 +95,27 @@ def test_distances_rank_photo_and_painting_as_expected(photo, painting, vgg):
     )
 
 
+def test_structure_distance_sees_shapes_not_colours(photo, painting, vgg):
+    """The photo recoloured (another palette, contrast) keeps its structure; the same photo
+    moved by a few pixels, or another picture, does not. all_distances agrees with the three
+    functions it stands for."""
+    assert metrics.structure_distance(photo, photo, vgg) == 0.0
+    recoloured = (photo[:, [2, 0, 1]] * 0.6 + 0.3).clamp(0, 1)  # channels swapped, contrast down
+    moved = torch.roll(photo, shifts=(3, 5), dims=(2, 3))
+    d_recoloured = metrics.structure_distance(recoloured, photo, vgg)
+    d_moved = metrics.structure_distance(moved, photo, vgg)
+    d_painting = metrics.structure_distance(painting, photo, vgg)
+    assert d_recoloured < 0.5 * d_moved and d_moved < d_painting + 0.3 and 1.0 < d_painting < 2.5
+    # a stylised-like blend of the two keeps more structure than the painting alone
+    assert metrics.structure_distance(0.5 * photo + 0.5 * painting, photo, vgg) < d_painting
+    d = metrics.all_distances(painting, photo, painting, vgg)
+    assert d["structure"] == pytest.approx(d_painting, rel=1e-6)
+    assert d["content"] == pytest.approx(metrics.content_distance(painting, photo, vgg), rel=1e-9)
+    assert (d["content"], d["style"]) == metrics.distances(painting, photo, painting, vgg)
+    with pytest.raises(ValueError, match="same size"):
+        metrics.structure_distance(photo[..., :32], photo, vgg)
+
+
 def test_style_distance_accepts_other_sizes_and_precomputed_grams(photo, painting, vgg):
     big_style = torch.nn.functional.interpolate(painting, scale_factor=1.5, mode="bilinear")
     grams = metrics.style_grams(big_style, vgg)

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..adain import ENCODER_LAYER, FEATURE_SCALE, STATS_LAYERS, Decoder
 from ..johnson import TransformerNet
-from ..ops import adain, gram_matrix, mean_std, total_variation
+from ..ops import adain, gram_matrix, mean_std, mean_variance_normalise, total_variation
 from ..vgg import VGG19Features
 
 __all__ = ["scaled_mse", "normalised_mse", "AdaINLoss", "JohnsonLoss", "JOHNSON_STYLE_LAYERS", "JOHNSON_CONTENT_LAYER"]
@@ -39,11 +39,8 @@ def normalised_mse(a: torch.Tensor, b: torch.Tensor, layer: str, floor: float = 
     (:data:`~styletransfer.adain.FEATURE_SCALE`) so that flat channels are not blown up from
     noise. fp32 scalar; about 2 for unrelated maps, 0 for equal ones.
     """
-    def norm(x: torch.Tensor) -> torch.Tensor:
-        mu, sigma = mean_std(x.float())
-        return (x.float() - mu) / sigma.clamp_min(floor * FEATURE_SCALE[layer])
-
-    return F.mse_loss(norm(a), norm(b))
+    lowest = floor * FEATURE_SCALE[layer]
+    return F.mse_loss(mean_variance_normalise(a, lowest), mean_variance_normalise(b, lowest))
 
 
 class AdaINLoss(nn.Module):
