@@ -36,3 +36,24 @@ def test_check_reads_the_heartbeat_file(tmp_path):
     os.utime(health, (old, old))
     out = _run("--check", **env)
     assert out.returncode == 1 and "stalled" in out.stderr
+
+
+def test_the_next_worker_removes_the_job_folders_a_killed_one_left(tmp_path):
+    """A worker killed mid-job (SIGKILL) leaves its job's folder (the photo, the style, half a
+    video); the next worker on the machine removes it, and never a running worker's folder."""
+    from bot.jobs.procrastinate import _job_folder, sweep_orphans
+
+    victim = subprocess.Popen([sys.executable, "-c", "import sys; from pathlib import Path; "
+                               "from bot.jobs.procrastinate import _job_folder; "
+                               "t = _job_folder('job7', Path(sys.argv[1])); d = Path(t.name); "
+                               "(d / 'content.png').write_bytes(b'x' * 1000); print(d, flush=True); "
+                               "sys.stdin.read()", str(tmp_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    left = victim.stdout.readline().strip()
+    victim.kill()
+    victim.wait()
+    with _job_folder("job8", tmp_path) as mine:
+        assert os.path.isdir(left) and os.path.isdir(mine)
+        assert sweep_orphans(tmp_path) == 1
+        assert not os.path.exists(left) and os.path.isdir(mine)  # ours: this process runs
+        assert sweep_orphans(tmp_path) == 0

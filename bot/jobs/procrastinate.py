@@ -53,6 +53,7 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -430,6 +431,42 @@ class WorkerSettings(BaseSettings):
 _state: dict = {}
 
 
+#: where a worker's jobs keep their files while painting: one folder per job, named after the
+#: worker's process id, so that the next worker started on this machine can remove what a
+#: killed one left behind (:func:`sweep_orphans`)
+JOBS_DIR = Path(tempfile.gettempdir()) / "stylebot-jobs"
+
+
+def _job_folder(label: str, base: Path | None = None) -> tempfile.TemporaryDirectory:
+    base = base or JOBS_DIR
+    base.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=f"{os.getpid()}-{label}-", dir=base)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def sweep_orphans(base: Path | None = None) -> int:
+    """Remove the job folders of workers that no longer run on this machine (killed mid-job:
+    SIGKILL, out of memory, a lost container); a running worker's folders stay. The job itself
+    is not lost with them: it is painted again from the database (a stalled job is retried).
+    Returns how many folders went."""
+    removed = 0
+    for folder in (base or JOBS_DIR).glob("*-*"):
+        pid = folder.name.split("-", 1)[0]
+        if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 async def paint(context, job_id: int, spec: dict) -> str:
     """The task: paint job ``job_id`` with ``spec`` (JobSpec fields without paths)."""
     store, settings = _state["store"], _state["settings"]
@@ -440,7 +477,7 @@ async def paint(context, job_id: int, spec: dict) -> str:
              job.attempts)
     files = await store.job_files(job_id, "content", "style")
     loop = asyncio.get_running_loop()
-    with tempfile.TemporaryDirectory(prefix=f"stylebot-job{job_id}-") as tmp:
+    with _job_folder(f"job{job_id}") as tmp:
         folder = Path(tmp)
         paths = {}
         for kind, (name, data) in files.items():
@@ -501,7 +538,7 @@ async def paint_survey(render_id: str, spec: dict, content: str, style: str | No
     import base64
 
     store, settings = _state["store"], _state["settings"]
-    with tempfile.TemporaryDirectory(prefix="stylebot-survey-") as tmp:
+    with _job_folder("survey") as tmp:
         folder = Path(tmp)
         content_path = folder / "content.img"
         content_path.write_bytes(base64.b64decode(content))
@@ -540,6 +577,9 @@ async def serve(settings: WorkerSettings) -> None:
         torch.set_num_threads(settings.worker_threads)
     await migrate(settings.database_url)
     await ensure_schema(settings.database_url)
+    swept = sweep_orphans()
+    if swept:
+        log.info("removed %d job folders of workers that were killed on this machine", swept)
     warm_s = await asyncio.to_thread(warm_up, settings.device)
     log.info("worker %s ready in %.1f s (models loaded)", settings.worker_name, warm_s)
     app = make_app(settings.database_url)
