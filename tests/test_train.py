@@ -121,6 +121,37 @@ def test_banks_are_cached_and_hold_real_features(shared_data, tmp_path):
     assert torch.equal(again.batch(torch.tensor([7]))[1], feats[1:])
 
 
+def test_style_bank_keeps_relu4_1_quantiles_for_efdm_training(shared_data, tmp_path):
+    """With quantile_levels the bank also keeps each crop's relu4_1 distribution: ascending per
+    channel, with the same mean and spread as the crop's statistics in the bank; a bank without
+    them says so; and a run with --train-transform efdm trains on EFDM targets from them."""
+    from styletransfer.training.data import ImageBank, StyleBank, list_images
+    from styletransfer.vgg import load_vgg19
+
+    vgg = load_vgg19("cpu")
+    photos = ImageBank(list_images(shared_data / "train" / "content")[:4], short_side=64)
+    art = ImageBank(list_images(shared_data / "train" / "style")[:3], short_side=96, long_side=96)
+    sbank = StyleBank(art, photos, 64, 6, 0.3, vgg, tmp_path, seed=1, bf16=False, batch=4, quantile_levels=16)
+    q = sbank.quantiles(torch.tensor([4, 1]))
+    assert q.shape == (2, 512, 16) and bool((q.diff(dim=-1) >= -1e-2).all()) and float(q.min()) >= 0
+    mean, std = sbank.batch(torch.tensor([4, 1]))["relu4_1"]
+    # 16 levels of 64 values (8x8 positions): close, but a channel's few largest values fall between levels
+    m_q, m_s = q.mean(-1).flatten(), mean.flatten()
+    assert abs(float(m_q.mean() / m_s.mean()) - 1) < 0.1 and float(torch.corrcoef(torch.stack([m_q, m_s]))[0, 1]) > 0.95
+    s_q, s_s = q.std(-1, unbiased=False).flatten(), std.flatten()
+    assert float(torch.corrcoef(torch.stack([s_q, s_s]))[0, 1]) > 0.9
+    with pytest.raises(ValueError, match="no quantile"):
+        StyleBank(art, photos, 64, 6, 0.3, vgg, tmp_path, seed=1, bf16=False, batch=4).quantiles(torch.tensor([0]))
+
+    out, state = tmp_path / "decoder.safetensors", tmp_path / "adain.train-state.pt"
+    args = _adain_args(shared_data, tmp_path, "--out", str(out), "--state", str(state), "--no-eval",
+                       "--train-transform", "efdm", "--train-quantiles", "8", "--steps", "2", "--checkpoint-every", "1")
+    assert main(args) == 0
+    card = load_checkpoint(out)[1]
+    assert card["train_transform"] == "efdm" and card["train_quantiles"] == 8 and card["recent_mean_losses"]["content"] > 0
+    assert len(list((tmp_path / "cache").glob("style-*-q8.relu4_1-q8.npy"))) == 1
+
+
 def test_half_width_inverter_then_adain_with_grid(shared_data, tmp_path):
     """A half-width decoder trains as a feature inverter first, then with the AdaIN loss;
     the grid scores it and the export carries the grid figures; the engine loads the width."""

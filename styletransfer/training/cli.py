@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--heldout-dir", type=Path, default=None,
                     help="a folder of paintings never trained on (e.g. ../shared/data/eval/style) scored as the "
                          "grid's unseen styles instead of the --holdout ones")
+    pa.add_argument("--train-transform", choices=("adain", "efdm"), default="adain",
+                    help="the feature transform of the training target t: adain (the paper's; default) or efdm "
+                         "(what the library paints with; the style bank then also keeps each crop's relu4_1 "
+                         "quantiles, --train-quantiles per channel)")
+    pa.add_argument("--train-quantiles", type=int, default=64,
+                    help="quantiles per channel of a style crop for --train-transform efdm (default 64)")
     pa.add_argument("--eval-transform", choices=("efdm", "adain"), default="efdm",
                     help="the feature transform the evaluation grid paints with (default efdm, as the library; "
                     "adain for grids comparable with runs scored before it)")
@@ -208,7 +214,8 @@ def _adain(args, device: torch.device) -> Recipe:
     bank = ContentBank(photos, args.crop, args.bank_size, encoder, args.cache_dir, seed=args.seed, bf16=args.bf16)
     sbank = StyleBank(art, photos, style_crop, args.style_bank_size, args.photo_style_fraction, encoder,
                       args.cache_dir, seed=args.seed, bf16=args.bf16, layers=style_layers,
-                      min_scale=args.style_min_scale)
+                      min_scale=args.style_min_scale,
+                      quantile_levels=args.train_quantiles if args.train_transform == "efdm" else 0)
     del photos, art
 
     def step(i: int) -> dict[str, torch.Tensor]:
@@ -216,8 +223,10 @@ def _adain(args, device: torch.device) -> Recipe:
         crops, f_c = crops.to(device), f_c.to(device)
         if i < args.inverter_steps:
             return loss.inverter_loss(crops, f_c, args.inverter_feature_weight)
-        style = {k: (m.to(device), s.to(device)) for k, (m, s) in sbank.batch(torch.randint(len(sbank), (args.batch,))).items()}
-        return loss.adain_loss(f_c, style, crops if structure_layers else None)
+        pick = torch.randint(len(sbank), (args.batch,))
+        style = {k: (m.to(device), s.to(device)) for k, (m, s) in sbank.batch(pick).items()}
+        table = sbank.quantiles(pick).to(device) if args.train_transform == "efdm" else None
+        return loss.adain_loss(f_c, style, crops if structure_layers else None, table)
 
     def weights(i: int) -> dict[str, float]:
         if i < args.inverter_steps:
@@ -250,7 +259,8 @@ def _adain(args, device: torch.device) -> Recipe:
         method="adain", model=decoder, step=step, weights=weights, evaluate=evaluate if grid else None,
         card={"paper": "Huang & Belongie 2017", "content_dir": repo_relative(args.content),
               "style_dir": ",".join(repo_relative(d) for d in args.style), "n_content": len(contents),
-              "n_styles": len(paintings), "heldout_styles": sorted(held), "style_layers": list(style_layers),
+              "n_styles": len(paintings), "heldout_styles": sorted(held), "style_layers": list(style_layers), "train_transform": args.train_transform,
+              **({"train_quantiles": args.train_quantiles} if args.train_transform == "efdm" else {}),
               **({"structure_layers": list(structure_layers), "structure_weight": args.structure_weight}
                  if structure_layers else {}),
               **({"heldout_dir": repo_relative(args.heldout_dir)} if args.heldout_dir is not None else {}), "photo_style_fraction": args.photo_style_fraction,

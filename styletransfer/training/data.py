@@ -36,7 +36,7 @@ except ImportError as exc:  # painting needs no torchvision; training's augmenta
     raise SystemExit("stylize-train needs torchvision: pip install 'stylebot[train]'") from exc
 
 from ..adain import ENCODER_LAYER, STATS_LAYERS
-from ..ops import mean_std
+from ..ops import feature_quantiles, mean_std
 from ..vgg import VGG19Features
 
 __all__ = [
@@ -294,13 +294,17 @@ class StyleBank:
         min_scale: the smallest crop area as a share of the painting's (``style_augment``);
             small paintings (the 224 px WikiArt bank) need a larger one than 3 %, or a crop is
             a few blurred pixels blown up.
+        quantile_levels: also keep each crop's relu4_1 value distribution as this many
+            quantiles per channel (fp16 (M, 512, Q), ``<stem>.relu4_1-q<Q>.npy``), for training
+            with EFDM targets; 0 (default): statistics only.
     """
 
     def __init__(self, paintings: ImageBank, photos: ImageBank | None, crop: int, count: int,
                  photo_fraction: float, encoder: VGG19Features, cache_dir: Path, seed: int = 0,
                  bf16: bool = True, batch: int = 16, layers: Sequence[str] = STATS_LAYERS,
-                 min_scale: float = 0.03) -> None:
+                 min_scale: float = 0.03, quantile_levels: int = 0) -> None:
         self.layers = tuple(layers)
+        self.levels = int(quantile_levels)
         unknown = [x for x in self.layers if x not in LAYER_CHANNELS]
         if unknown:
             raise SystemExit(f"stylize-train: no statistics for layer(s) {unknown}; choose from {list(LAYER_CHANNELS)}")
@@ -311,26 +315,34 @@ class StyleBank:
             extra += "-" + "".join(x.replace("relu", "").replace("_1", "") for x in self.layers)
         if self.min_scale != 0.03:
             extra += f"-m{round(self.min_scale * 100)}"
+        if self.levels:
+            extra += f"-q{self.levels}"
         spec = _CacheSpec("style", crop, count, seed, digest, extra)
         base = Path(cache_dir) / spec.stem()
         self.meta_path = base.with_suffix(".json")
         path = Path(f"{base}.stats.npy")
-        if not (self.meta_path.is_file() and path.is_file()):
+        q_path = Path(f"{base}.{ENCODER_LAYER}-q{self.levels}.npy") if self.levels else None
+        if not (self.meta_path.is_file() and path.is_file() and (q_path is None or q_path.is_file())):
             base.parent.mkdir(parents=True, exist_ok=True)
             t0 = time.perf_counter()
-            self._build(paintings, photos, crop, count, photo_fraction, encoder, seed, bf16, batch, path)
+            self._build(paintings, photos, crop, count, photo_fraction, encoder, seed, bf16, batch, path, q_path)
             self.built_s = time.perf_counter() - t0
             self.meta_path.write_text(json.dumps({**spec.__dict__, "built_s": round(self.built_s, 1),
                                                   "paintings": [p.stem for p in paintings.paths]}) + "\n")
         else:
             self.built_s = float(json.loads(self.meta_path.read_text()).get("built_s", 0.0))
         self.stats = torch.from_numpy(np.load(path))
+        self.table = np.load(q_path, mmap_mode="r") if q_path is not None else None
 
-    def _build(self, paintings, photos, crop, count, photo_fraction, encoder, seed, bf16, batch, path) -> None:
+    def _build(self, paintings, photos, crop, count, photo_fraction, encoder, seed, bf16, batch, path,
+               q_path=None) -> None:
         gen_state = torch.get_rng_state()
         torch.manual_seed(seed + 1)
         aug = style_augment(crop, self.min_scale)
         out = np.zeros((count, 2 * sum(LAYER_CHANNELS[x] for x in self.layers)), dtype=np.float32)
+        table = None if q_path is None else np.lib.format.open_memmap(
+            q_path, mode="w+", dtype=np.float16, shape=(count, LAYER_CHANNELS[ENCODER_LAYER], self.levels))
+        layers = tuple(dict.fromkeys((*self.layers, *((ENCODER_LAYER,) if table is not None else ()))))
 
         def make(n: int) -> torch.Tensor:
             items = []
@@ -346,8 +358,12 @@ class StyleBank:
             means, stds = zip(*(mean_std(f[name]) for name in self.layers))
             vec = torch.cat([m.flatten(1) for m in means] + [s.flatten(1) for s in stds], dim=1)
             out[start:start + len(x)] = vec.numpy()
+            if table is not None:
+                table[start:start + len(x)] = feature_quantiles(f[ENCODER_LAYER], self.levels).to(torch.float16).numpy()
 
-        _encode_batches(encoder, count, batch, make, sink, self.layers, bf16, f"style bank {crop} px")
+        _encode_batches(encoder, count, batch, make, sink, layers, bf16, f"style bank {crop} px")
+        if table is not None:
+            table.flush()
         np.save(path, out)
         torch.set_rng_state(gen_state)
 
@@ -357,6 +373,17 @@ class StyleBank:
     def batch(self, idx: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """``{layer: (mean (B, C, 1, 1), std (B, C, 1, 1))}`` for the bank's layers, fp32."""
         return unpack_stats(self.stats[idx], self.layers)
+
+    def quantiles(self, idx: torch.Tensor) -> torch.Tensor:
+        """relu4_1 quantile tables (B, 512, Q) fp32 of the crops (:func:`~styletransfer.ops.feature_quantiles`;
+        a bank built with ``quantile_levels``), the style side of EFDM.
+
+        Raises:
+            ValueError: the bank keeps no quantiles.
+        """
+        if self.table is None:
+            raise ValueError("this style bank keeps no quantile tables (quantile_levels=0)")
+        return torch.from_numpy(self.table[idx.numpy()].astype(np.float32))
 
 
 def unpack_stats(vec: torch.Tensor, layers: Sequence[str] = STATS_LAYERS) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..adain import ENCODER_LAYER, FEATURE_SCALE, STATS_LAYERS, Decoder
 from ..johnson import TransformerNet
-from ..ops import adain, gram_matrix, mean_std, mean_variance_normalise, total_variation
+from ..ops import adain, efdm, gram_matrix, mean_std, mean_variance_normalise, total_variation
 from ..vgg import VGG19Features
 
 __all__ = ["scaled_mse", "normalised_mse", "AdaINLoss", "JohnsonLoss", "JOHNSON_STYLE_LAYERS", "JOHNSON_CONTENT_LAYER"]
@@ -68,15 +68,19 @@ class AdaINLoss(nn.Module):
         self.structure_layers = tuple(structure_layers)
 
     def adain_loss(self, f_c: torch.Tensor, style: dict[str, tuple[torch.Tensor, torch.Tensor]],
-                   crops: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                   crops: torch.Tensor | None = None, style_quantiles: torch.Tensor | None = None,
+                   ) -> dict[str, torch.Tensor]:
         """Content loss ‖f(g(t)) − t‖² at relu4_1 and style loss Σ_l ‖μ(φ_l(g)) − μ_s‖² + ‖σ(φ_l(g)) − σ_s‖²
-        (paper, eqs. 11-12), with t = AdaIN(f_c, μ_s, σ_s); with ``structure_layers``, also
-        the structure term Σ_l normalised_mse(φ_l(g), φ_l(crops)).
+        (paper, eqs. 11-12), with t = AdaIN(f_c, μ_s, σ_s), or t = EFDM(f_c, quantiles) where
+        ``style_quantiles`` are given (the target the library paints with by default; Zhang et
+        al. 2022 train their decoder so); with ``structure_layers``, also the structure term
+        Σ_l normalised_mse(φ_l(g), φ_l(crops)).
 
         Args:
             f_c: (B, 512, h, w) relu4_1 features of the content crops, fp32.
             style: ``{layer: (mean, std)}`` each (B, C, 1, 1) fp32, for the style layers.
             crops: (B, 3, 8h, 8w) the content crops in [0, 1]; needed for the structure term.
+            style_quantiles: (B, 512, Q) relu4_1 quantile tables of the style crops, or None.
 
         Returns:
             ``{"content", "style", "style_relu1_1", …}`` (and ``"structure"``) scalar tensors;
@@ -88,7 +92,7 @@ class AdaINLoss(nn.Module):
         if self.structure_layers and crops is None:
             raise ValueError("the structure term needs the content crops")
         with torch.no_grad():
-            t = adain(f_c, *style[ENCODER_LAYER])
+            t = adain(f_c, *style[ENCODER_LAYER]) if style_quantiles is None else efdm(f_c, style_quantiles)
             photo = self.encoder(crops, self.structure_layers) if self.structure_layers else {}
         g = self.decoder(t.contiguous(memory_format=torch.channels_last))
         feats = self.encoder(g, tuple(dict.fromkeys((*self.style_layers, *self.structure_layers, ENCODER_LAYER))))
