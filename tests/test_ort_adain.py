@@ -25,7 +25,6 @@ from styletransfer.inputs import resolve_styles
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "styletransfer" / "samples" / "tubingen.jpg"
 DECODER = REPO / "checkpoints" / "adain" / "decoder.safetensors"
-SHARED_STYLE = REPO.parent / "shared" / "data" / "train" / "style"
 #: EFDM's pictures, ONNX Runtime against torch, /255 (palette 0; +0.5 with the palette map):
 #: 3.73 on average over the eval photos x presets and pictures (bench/backends.py --palette 0,
 #: decoder step 17,172), 3.13 the most here without the map and 3.54 with it. A value's rank
@@ -169,13 +168,13 @@ def _stat_error(got, ref) -> float:
     return float(np.mean([np.abs(g - r).mean() / np.abs(r).mean() for g, r in zip(got, ref)]))
 
 
-def test_an_own_style_goes_through_the_8_bit_encoder_with_its_statistics_corrected(env):
+def test_an_own_style_goes_through_the_8_bit_encoder_with_its_statistics_corrected(env, shared_data):
     """No key (a picture the user sent): the 8-bit encoder, its channel statistics corrected
     to within a fraction of the uncorrected error of the fp32 encoder's, and the painting
     within 1/255 of the one from fp32 statistics. A painting the fit never saw."""
     from styletransfer.onnx.runtime import session, to_array
 
-    painting = SHARED_STYLE / "la_muse.jpg"
+    painting = shared_data / "train" / "style" / "la_muse.jpg"
     if not painting.is_file():
         pytest.skip(f"no {painting}")
     style = fit_max_side(open_image(painting), 512)
