@@ -34,7 +34,7 @@ from .margins import MARGIN, encoder_padding
 from .ops import adain, efdm, feature_quantiles, mean_std
 from .vgg import VGG19Features, load_vgg19
 
-__all__ = ["TRANSFORMS", "FEATURE_SCALE", "Decoder", "AdaINModel", "load_adain", "adain_target", "ENCODER_LAYER", "STATS_LAYERS", "decoder_width", "pad_for_encoder"]
+__all__ = ["TRANSFORMS", "FEATURE_SCALE", "Decoder", "AdaINModel", "load_adain", "adain_target", "ENCODER_LAYER", "STATS_LAYERS", "decoder_width", "decoder_has_skip", "SKIP_LAYER", "pad_for_encoder"]
 
 #: Feature transforms of :meth:`AdaINModel.stylize`, the default first (the same as
 #: :data:`styletransfer.inputs.TRANSFORMS`, which cannot import this torch module)
@@ -42,6 +42,8 @@ TRANSFORMS = ("efdm", "adain")
 
 #: Encoder output layer (the AdaIN layer works on these features).
 ENCODER_LAYER = "relu4_1"
+#: Finer layer a skip decoder also reads (:class:`Decoder`, ``skip=True``); AdaIN-moved.
+SKIP_LAYER = "relu3_1"
 #: Layers whose mean/std form the AdaIN style loss (paper, eq. 11).
 STATS_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
@@ -78,15 +80,23 @@ class Decoder(nn.Module):
     ``width=0.5`` halves every hidden channel count (about 1/4 of the compute,
     the "half-width" decoder trained on CPU).
 
+    With ``skip=True`` the decoder also reads the stylised relu3_1 features
+    (:data:`SKIP_LAYER`, twice relu4_1's resolution): a 1x1 conv adds them after the
+    first upsampling, the way multi-level transforms (Li et al. 2017) hand the decoder the
+    finer level. The relu4_1 map is 1/8 of the picture's side, too coarse for a window or
+    a letter; relu3_1 (1/4) still holds them. The conv starts at zero, so a plain decoder's
+    weights load into a skip decoder and paint the same picture until it is trained.
+
     Input: (N, 512, h, w) relu4_1 features (raw VGG units; divided by
-    ``FEATURE_SCALE["relu4_1"]`` first). Output: (N, 3, 8h, 8w) RGB,
-    unbounded (trained towards [0, 1]; callers clamp).
+    ``FEATURE_SCALE["relu4_1"]`` first), and with ``skip`` (N, 256, 2h, 2w) relu3_1
+    features. Output: (N, 3, 8h, 8w) RGB, unbounded (trained towards [0, 1]; callers clamp).
 
     Raises:
-        ValueError: ``width`` not in (0, 1].
+        ValueError: ``width`` not in (0, 1]; at call time, skip features missing or of
+            the wrong size.
     """
 
-    def __init__(self, width: float = 1.0) -> None:
+    def __init__(self, width: float = 1.0, skip: bool = False) -> None:
         super().__init__()
         if not 0 < width <= 1:
             raise ValueError(f"decoder width must be in (0, 1], got {width}")
@@ -98,15 +108,33 @@ class Decoder(nn.Module):
             *_conv(c128, c128), *_conv(c128, c64), _up(),
             *_conv(c64, c64), *_conv(c64, 3, relu=False),
         )  # fmt: skip
+        self.skip: nn.Conv2d | None = None
+        if skip:
+            self.skip = nn.Conv2d(256, c256, 1)
+            nn.init.zeros_(self.skip.weight)
+            nn.init.zeros_(self.skip.bias)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.net(features * (1.0 / FEATURE_SCALE[ENCODER_LAYER]))
+    def forward(self, features: torch.Tensor, skip_features: torch.Tensor | None = None) -> torch.Tensor:
+        x = features * (1.0 / FEATURE_SCALE[ENCODER_LAYER])
+        if self.skip is None:
+            return self.net(x)
+        if skip_features is None or skip_features.shape[-2:] != (2 * x.shape[-2], 2 * x.shape[-1]):
+            got = None if skip_features is None else tuple(skip_features.shape)
+            raise ValueError(f"this decoder needs {SKIP_LAYER} features of twice the relu4_1 map's size, got {got}")
+        x = self.net[:4](x)  # first conv and upsampling: relu3_1's resolution
+        x = x + self.skip(skip_features * (1.0 / FEATURE_SCALE[SKIP_LAYER]))
+        return self.net[4:](x)
 
 
 def decoder_width(state: dict) -> float:
     """Width of the :class:`Decoder` a state dict was saved from (1.0 or e.g. 0.5),
     read from the first conv's output channels."""
     return float(state["net.1.weight"].shape[0]) / 256.0
+
+
+def decoder_has_skip(state: dict) -> bool:
+    """Whether a state dict was saved from a :class:`Decoder` with ``skip=True``."""
+    return "skip.weight" in state
 
 
 def adain_target(
@@ -224,26 +252,49 @@ class AdaINModel(nn.Module):
             feat = self.encoder.encode(image.to(self.device).contiguous(memory_format=torch.channels_last), ENCODER_LAYER)
         return feat.float()
 
-    def decode(self, features: torch.Tensor) -> torch.Tensor:
-        """relu4_1 features (N, 512, h, w) -> images (N, 3, 8h, 8w) clamped to [0, 1]."""
+    @property
+    def skip(self) -> bool:
+        """Whether the decoder also reads relu3_1 (:class:`Decoder`, ``skip=True``)."""
+        return self.decoder.skip is not None
+
+    def encode_levels(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(N, 3, H, W) in [0, 1] (H, W multiples of 8) -> relu4_1 (N, 512, H/8, W/8) and, for
+        a skip decoder, relu3_1 (N, 256, H/4, W/4) (else None), fp32, in one encoder pass."""
+        if not self.skip:
+            return self.encode(image), None
         with self._autocast():
-            out = self.decoder(features.contiguous(memory_format=torch.channels_last))
+            feats = self.encoder(image.to(self.device).contiguous(memory_format=torch.channels_last),
+                                 (SKIP_LAYER, ENCODER_LAYER))
+        return feats[ENCODER_LAYER].float(), feats[SKIP_LAYER].float()
+
+    def decode(self, features: torch.Tensor, skip_features: torch.Tensor | None = None) -> torch.Tensor:
+        """relu4_1 features (N, 512, h, w) (and, for a skip decoder, relu3_1 targets
+        (N, 256, 2h, 2w)) -> images (N, 3, 8h, 8w) clamped to [0, 1]."""
+        with self._autocast():
+            if skip_features is not None:
+                skip_features = skip_features.contiguous(memory_format=torch.channels_last)
+            out = self.decoder(features.contiguous(memory_format=torch.channels_last), skip_features)
         return out.float().clamp(0, 1).contiguous()
 
-    def style_stats(self, style: torch.Tensor, key: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Channel mean and std (each (1, 512, 1, 1), fp32) of a style image's relu4_1.
+    def style_stats(self, style: torch.Tensor, key: str | None = None,
+                    layer: str = ENCODER_LAYER) -> tuple[torch.Tensor, torch.Tensor]:
+        """Channel mean and std (each (1, C, 1, 1), fp32) of a style image's ``layer``
+        (relu4_1, C = 512; or :data:`SKIP_LAYER`, C = 256).
 
         With ``key`` (e.g. ``"preset:starry_night@512"``) the result is cached
         (LRU, :attr:`stats_cache_size` entries) and the image is not re-encoded.
         """
+        if key is not None and layer != ENCODER_LAYER:
+            key = f"{layer}:{key}"
         if key is not None:
             with self._stats_lock:
                 hit = self._stats.get((key, str(self.device)))
                 if hit is not None:
                     self._stats.move_to_end((key, str(self.device)))
                     return hit
-        with torch.inference_mode():
-            stats = mean_std(self.encode(style))
+        with torch.inference_mode(), self._autocast():
+            feat = self.encoder.encode(style.to(self.device).contiguous(memory_format=torch.channels_last), layer)
+        stats = mean_std(feat.float())
         self._keep(key, stats)
         return stats
 
@@ -327,7 +378,7 @@ class AdaINModel(nn.Module):
             raise InvalidOptionError(f"got {len(keys)} style keys for {k} styles")
 
         padded, (rows, cols) = pad_for_encoder(content.to(self.device).float())
-        f_c = self.encode(padded)
+        f_c, f_skip = self.encode_levels(padded)
         if transform == "efdm":  # the style's whole distribution; its mean/std are not needed
             stats, quantiles = [], [self.style_quantiles(s, key) for s, key in zip(styles, keys)]
         else:
@@ -341,12 +392,17 @@ class AdaINModel(nn.Module):
         else:
             weights = w
         t = adain_target(f_c, stats, weights, float(alpha), quantiles)
-        return self.decode(t)[..., rows, cols]
+        t_skip = None
+        if f_skip is not None:  # relu3_1 moved by AdaIN, with the same weights at twice the resolution
+            skip_stats = [self.style_stats(s, key, SKIP_LAYER) for s, key in zip(styles, keys)]
+            w_skip = weights if weights.dim() == 1 else weights.repeat_interleave(2, -2).repeat_interleave(2, -1)
+            t_skip = adain_target(f_skip, skip_stats, w_skip, float(alpha))
+        return self.decode(t, t_skip)[..., rows, cols]
 
 
 def decoder_from_state(state: dict, device: str | torch.device = "cpu") -> Decoder:
     """Build a :class:`Decoder` on ``device`` from a state dict."""
-    dec = Decoder(width=decoder_width(state))
+    dec = Decoder(width=decoder_width(state), skip=decoder_has_skip(state))
     dec.load_state_dict(state)
     return dec.to(device).to(memory_format=torch.channels_last).eval()
 

@@ -321,7 +321,7 @@ class _Painter:
 
             self.net = load_johnson(style.name, self.device)
         else:
-            from .adain import load_adain
+            from .adain import SKIP_LAYER, load_adain
             from .color import match_color
             from .engine import image_to_tensor
             from .images import fit_max_side
@@ -335,6 +335,8 @@ class _Painter:
                 self.stats, self.quantiles = None, self.model.style_quantiles(s, key)
             else:
                 self.stats, self.quantiles = self.model.style_stats(s, key), None
+            # a skip decoder (styletransfer.adain.Decoder) also reads relu3_1, moved by AdaIN
+            self.skip_stats = self.model.style_stats(s, key, SKIP_LAYER) if self.model.skip else None
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """Frames at the output size: painted at the stroke's working size, then brought back
@@ -395,10 +397,12 @@ class _Painter:
         from .adain import adain_target, pad_for_encoder
 
         padded, (rows, cols) = pad_for_encoder(x.float())
-        f = self.model.encode(padded)
+        f, f_skip = self.model.encode_levels(padded)
         quantiles = None if self.quantiles is None else [self.quantiles]
-        t = adain_target(f, [self.stats], torch.ones(1, device=self.device), alpha, quantiles)
-        return self.model.decode(t)[..., rows, cols].contiguous()
+        one = torch.ones(1, device=self.device)
+        t = adain_target(f, [self.stats], one, alpha, quantiles)
+        t_skip = None if f_skip is None else adain_target(f_skip, [self.skip_stats], one, alpha)
+        return self.model.decode(t, t_skip)[..., rows, cols].contiguous()
 
 
 def _to_rgb(frame: np.ndarray) -> np.ndarray:

@@ -187,3 +187,45 @@ def test_encoder_padding_adds_a_mirrored_margin_and_is_cut_back(h, w):
 def test_output_keeps_the_content_size_for_odd_and_tiny_pictures(model):
     for h, w in ((16, 16), (21, 35), (50, 17)):
         assert model.stylize(_img(20, 64, 64)[..., :h, :w], [_img(21)]).shape[-2:] == (h, w)
+
+
+def test_skip_decoder_starts_as_the_plain_decoder_and_reads_relu3_1(tmp_path):
+    """A skip decoder (Decoder(skip=True)) warm-started from a plain one paints the same picture
+    (its 1x1 conv starts at zero); once the conv is non-zero, the relu3_1 target changes the
+    picture, and the model feeds it AdaIN-moved relu3_1 of the right size (masks included)."""
+    torch.manual_seed(3)
+    plain = Decoder(width=0.25)
+    skip = Decoder(width=0.25, skip=True)
+    skip.load_state_dict({**skip.state_dict(), **plain.state_dict()})
+    path = tmp_path / "adain" / "decoder.safetensors"
+    save_checkpoint(skip.state_dict(), path, {"steps": 0})
+    from styletransfer.adain import decoder_has_skip, decoder_from_state
+    from styletransfer.checkpoints import load_checkpoint
+
+    assert decoder_has_skip(load_checkpoint(path)[0]) and decoder_from_state(load_checkpoint(path)[0]).skip is not None
+    m_skip = load_adain("cpu", path, bf16=False)
+    m_plain = AdaINModel(plain.eval(), m_skip.encoder, bf16=False)
+    content, style = _img(30, 40, 56), _img(31)
+    torch.testing.assert_close(m_skip.stylize(content, [style]), m_plain.stylize(content, [style]))
+    seen = []
+    handle = m_skip.decoder.skip.register_forward_pre_hook(lambda mod, args: seen.append(args[0].clone()))
+    try:
+        torch.nn.init.normal_(m_skip.decoder.skip.weight, std=0.5)
+        changed = m_skip.stylize(content, [style], transform="adain")
+        mask = torch.zeros(40, 56)
+        mask[:, :28] = 1
+        masked = m_skip.stylize(content, [style, _img(32)], mask=mask)
+    finally:
+        handle.remove()
+    assert (changed - m_plain.stylize(content, [style], transform="adain")).abs().mean() > 1e-3
+    assert masked.shape[-2:] == (40, 56)
+    f4, f3 = m_skip.encode_levels(pad_for_encoder(content)[0])
+    assert f3.shape[-2:] == (2 * f4.shape[-2], 2 * f4.shape[-1]) and seen[0].shape[1] == 256
+    # AdaIN at relu3_1: the target carries the style's relu3_1 mean (times 1/FEATURE_SCALE)
+    from styletransfer.adain import FEATURE_SCALE
+
+    mu_t = mean_std(seen[0] * FEATURE_SCALE["relu3_1"])[0]
+    mu_s = mean_std(m_skip.encoder.encode(style, "relu3_1"))[0]
+    torch.testing.assert_close(mu_t, mu_s, atol=1e-2, rtol=1e-3)
+    with pytest.raises(ValueError, match="relu3_1"):
+        m_skip.decoder(torch.zeros(1, 512, 4, 4))

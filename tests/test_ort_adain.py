@@ -364,6 +364,32 @@ def test_a_retrained_decoder_gets_a_new_graph_and_keeps_the_encoder(env, monkeyp
         ort_adain.stylize_adain_ort(Image.new("RGB", (32, 32)), [(Image.new("RGB", (32, 32)), 1.0, None)])
 
 
+def test_a_skip_decoder_is_not_exported_and_paints_in_torch(env, monkeypatch, tmp_path):
+    """The graphs have no relu3_1 input: a skip decoder (Decoder(skip=True)) is refused by the
+    export with a clear reason, "auto" then paints in torch, "onnx" says why it cannot."""
+    import torch
+
+    from styletransfer.adain import Decoder
+    from styletransfer.checkpoints import save_checkpoint
+    from styletransfer.engine import stylize
+    from styletransfer.inputs import StyleOptions
+
+    root = tmp_path / "ck"
+    dec = Decoder(width=0.25, skip=True)
+    torch.nn.init.normal_(dec.skip.weight, std=0.1)
+    save_checkpoint(dec.state_dict(), root / "adain" / "decoder.safetensors", {"steps": 1})
+    monkeypatch.setenv("STYLETRANSFER_CHECKPOINTS", str(root))
+    monkeypatch.setenv("STYLETRANSFER_ONNX_CACHE", str(tmp_path / "onnx"))
+    with pytest.raises(OnnxUnavailable, match="skip decoder"):
+        ort_adain.export_adain()
+    assert not ort_adain.use_onnx("auto", on_cpu=True, export_missing=True)
+    with pytest.raises(OnnxUnavailable, match="skip decoder"):
+        ort_adain.use_onnx("onnx", on_cpu=True)
+    photo = Image.new("RGB", (40, 24), (200, 120, 40))
+    out = stylize(photo, Image.new("RGB", (32, 32), (20, 40, 220)), "adain", StyleOptions(backend="auto", palette=0))
+    assert out.size == (40, 24)
+
+
 def test_video_frames_through_onnx_match_torch(env, tmp_path):
     """The video painter's AdaIN forward in ONNX Runtime against torch on the same frames
     (before H.264), then a whole clip through the ONNX path."""

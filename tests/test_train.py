@@ -83,6 +83,31 @@ def test_adain_with_the_structure_term_logs_it_and_records_it(shared_data, tmp_p
     assert 0 < card["recent_mean_losses"]["structure"] < 2 * 2 + 0.5  # two layers, each at most ~2
 
 
+def test_skip_decoder_warm_starts_from_a_plain_export_trains_its_conv_and_resumes(shared_data, tmp_path):
+    """--decoder-skip with --init-weights from a plain export: the parent's weights plus a zero
+    skip conv (same picture at step 0), trained with the inverter and the AdaIN loss, scored
+    on the grid, recorded on the card, resumed as a skip decoder without the flag."""
+    parent, pstate = tmp_path / "plain.safetensors", tmp_path / "plain.pt"
+    base = _adain_args(shared_data, tmp_path, "--width", "0.25", "--checkpoint-every", "1", "--no-eval")
+    assert main([*base, "--out", str(parent), "--state", str(pstate), "--steps", "1"]) == 0
+    out, state = tmp_path / "skip.safetensors", tmp_path / "skip.pt"
+    args = _adain_args(shared_data, tmp_path, "--out", str(out), "--state", str(state), "--checkpoint-every", "1",
+                       "--init-weights", str(parent), "--decoder-skip", "--inverter-steps", "2",
+                       "--eval-size", "48", "--eval-every", "0")
+    assert main([*args, "--steps", "4"]) == 0
+    weights, card = load_checkpoint(out)
+    plain = load_checkpoint(parent)[0]
+    assert card["decoder_skip"] == "relu3_1" and card["steps"] == 4 and card["grid"]["step"] == 4
+    assert float(weights["skip.weight"].abs().sum()) > 0  # the conv started at zero and learnt
+    assert weights["net.1.weight"].shape == plain["net.1.weight"].shape  # the parent's width, 0.25
+    assert main([*_adain_args(shared_data, tmp_path, "--out", str(out), "--state", str(state), "--no-eval",
+                              "--steps", "5", "--resume")]) == 0
+    assert "skip.weight" in _state(state)["model"] and _state(state)["step"] == 5
+    with pytest.raises(SystemExit, match="relu3_1"):
+        main([*base, "--out", str(tmp_path / "x.safetensors"), "--state", str(tmp_path / "x.pt"), "--steps", "1",
+              "--decoder-skip", "--style-layers", "relu4_1"])
+
+
 def test_a_resumed_run_keeps_its_decoder_width_without_the_flag(shared_data, tmp_path):
     """--resume rebuilds the net from the state's weights: a half-width run resumed without
     --width 0.5 (the committed command line has none) goes on instead of failing to load."""

@@ -55,6 +55,28 @@ def test_johnson_clip_keeps_rate_size_sound_and_every_frame(clip, tmp_path):
     assert flicker(read_frames(out), small_in) == pytest.approx(result.flicker, rel=0.35)  # same measure, after H.264
 
 
+def test_a_skip_decoder_paints_clips_in_torch(clip, tmp_path, monkeypatch):
+    """A decoder that also reads relu3_1 (Decoder(skip=True), no ONNX graph yet): the clip is
+    painted in torch, every frame, and the skip conv changes the frames."""
+    from styletransfer.adain import Decoder
+    from styletransfer.checkpoints import save_checkpoint
+
+    torch.manual_seed(0)
+    dec = Decoder(width=0.25, skip=True)
+    frames = {}
+    for name, std in (("zero", 0.0), ("live", 0.3)):
+        torch.nn.init.normal_(dec.skip.weight, std=std)
+        root = tmp_path / name
+        save_checkpoint(dec.state_dict(), root / "adain" / "decoder.safetensors", {"steps": 1})
+        monkeypatch.setenv("STYLETRANSFER_CHECKPOINTS", str(root))
+        monkeypatch.setenv("STYLETRANSFER_ONNX_CACHE", str(tmp_path / f"onnx-{name}"))
+        out = tmp_path / f"{name}.mp4"
+        result = stylize_video(clip, out, "starry_night", "adain", VideoOptions(max_side=96, batch=4, smooth=0.0))
+        assert result.frames == 24
+        frames[name] = np.asarray(read_frames(out), np.float32)
+    assert np.abs(frames["live"] - frames["zero"]).mean() > 1
+
+
 def test_adain_own_style_image_and_options(clip, tmp_path, adain_checkpoints, monkeypatch, shared_data):
     monkeypatch.setenv("STYLETRANSFER_CHECKPOINTS", str(adain_checkpoints))
     painting = sorted((shared_data / "train" / "style").glob("*.jpg"))[0]

@@ -399,13 +399,14 @@ def export_adain(int8: bool = True) -> tuple[Path, Path, Path]:
 
     Raises:
         CheckpointMissingError: no AdaIN decoder.
+        OnnxUnavailable: no card beside the decoder, or a skip decoder (not exported yet).
         RuntimeError: an fp32 graph differs from torch by more than its tolerance.
     """
     import torch
     from torch import nn
 
     from .. import layers
-    from ..adain import ENCODER_LAYER, FEATURE_SCALE, decoder_from_state
+    from ..adain import ENCODER_LAYER, FEATURE_SCALE, decoder_from_state, decoder_has_skip
     from ..checkpoints import load_checkpoint, require
     from ..vgg import CAFFE_BGR_MEAN, LAYER_NAMES, load_vgg19
 
@@ -413,6 +414,10 @@ def export_adain(int8: bool = True) -> tuple[Path, Path, Path]:
     dec_path = decoder_path()
     if dec_path is None:
         raise OnnxUnavailable(f"no card beside {weights}")
+    state, _card = load_checkpoint(weights)
+    if decoder_has_skip(state):
+        raise OnnxUnavailable(f"{weights} is a skip decoder (it reads relu3_1 too); the ONNX graphs have no "
+                              "input for it yet: use --backend torch")
     vgg = load_vgg19("cpu")
 
     class Encoder(nn.Module):
@@ -435,7 +440,6 @@ def export_adain(int8: bool = True) -> tuple[Path, Path, Path]:
     if not style_fit_path().is_file():
         fit_style_correction()
 
-    state, _card = load_checkpoint(weights)
     decoder = decoder_from_state(state).float().to(memory_format=torch.contiguous_format)
     standard_layers(decoder, nn, layers)
     body = subpixel_decoder(valid_decoder(decoder))

