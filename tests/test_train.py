@@ -103,6 +103,8 @@ def test_skip_decoder_warm_starts_from_a_plain_export_trains_its_conv_and_resume
     assert main([*_adain_args(shared_data, tmp_path, "--out", str(out), "--state", str(state), "--no-eval",
                               "--steps", "5", "--resume")]) == 0
     assert "skip.weight" in _state(state)["model"] and _state(state)["step"] == 5
+    lrs = [g["lr"] for g in _state(state)["optimizer"]["param_groups"]]
+    assert len(lrs) == 2 and lrs[1] == pytest.approx(10 * lrs[0])  # the new conv learns faster
     with pytest.raises(SystemExit, match="relu3_1"):
         main([*base, "--out", str(tmp_path / "x.safetensors"), "--state", str(tmp_path / "x.pt"), "--steps", "1",
               "--decoder-skip", "--style-layers", "relu4_1"])

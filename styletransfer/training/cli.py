@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--decoder-skip", action="store_true",
                     help="give the decoder the AdaIN-moved relu3_1 too (styletransfer.adain.Decoder skip=True; a "
                          "zero-initialised 1x1 conv, so --init-weights from a plain decoder starts where it was)")
+    pa.add_argument("--skip-lr-scale", type=float, default=10.0,
+                    help="the skip conv learns at --lr times this (it starts at zero inside a trained decoder)")
     pa.add_argument("--bank-size", type=int, default=8000, help="cached content crops (relu4_1 features)")
     pa.add_argument("--style-bank-size", type=int, default=8000, help="cached style crops (statistics)")
     pa.add_argument("--style-crop", type=int, default=None, help="style crop side (default: --crop)")
@@ -280,8 +282,9 @@ def _adain(args, device: torch.device) -> Recipe:
               "decoder_width": width, **({"decoder_skip": SKIP_LAYER} if skip else {}), "content_bank": len(bank), "style_bank": len(sbank), "style_crop": style_crop,
               "inverter_steps": args.inverter_steps, "grid_size": args.eval_size},
         phase={"width": width, "inverter_steps": args.inverter_steps, "bank": len(bank), "style_bank": len(sbank),
-               **({"skip": SKIP_LAYER} if skip else {})},
+               **({"skip": SKIP_LAYER, "skip_lr_scale": args.skip_lr_scale} if skip else {})},
         adapt=_add_zero_skip(decoder) if skip else None,
+        lr_scale={"skip.": args.skip_lr_scale} if skip else {},
     )
 
 

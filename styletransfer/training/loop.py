@@ -56,6 +56,8 @@ class Recipe:
         card: extra card fields.
         phase: extra fields of this run's phase record.
         adapt: maps a parent's state dict onto ``model`` (e.g. fewer residual blocks); None: as is.
+        lr_scale: ``{parameter name prefix: factor}``: those parameters learn at ``--lr`` times
+            the factor (e.g. a new layer added to a trained net); the rest at ``--lr``.
     """
 
     method: str
@@ -66,6 +68,7 @@ class Recipe:
     card: dict = field(default_factory=dict)
     phase: dict = field(default_factory=dict)
     adapt: Callable[[dict], dict] | None = None
+    lr_scale: dict[str, float] = field(default_factory=dict)
 
 
 def _rng_state() -> dict:
@@ -109,6 +112,16 @@ class _Stop:
             signal.signal(signal.SIGTERM, self._old)
 
 
+def _param_groups(model: nn.Module, lr: float, lr_scale: dict[str, float]) -> list[dict]:
+    """Adam parameter groups: one at ``lr``, then one per ``lr_scale`` prefix (fixed order, so
+    a resumed optimiser state lines up)."""
+    groups: dict[str, list] = {"": [], **{prefix: [] for prefix in lr_scale}}
+    for name, param in model.named_parameters():
+        groups[next((p for p in lr_scale if name.startswith(p)), "")].append(param)
+    return [{"params": params, "lr": lr * lr_scale.get(prefix, 1.0), "lr_scale": lr_scale.get(prefix, 1.0)}
+            for prefix, params in groups.items()]
+
+
 def run(args: argparse.Namespace, recipe: Recipe) -> int:
     """Train ``recipe.model`` to ``args.steps`` total steps; see the module docstring."""
     model, method = recipe.model, recipe.method
@@ -117,7 +130,7 @@ def run(args: argparse.Namespace, recipe: Recipe) -> int:
     state_path = Path(args.state) if args.state else default_state_path(out)
     latest = state_path.with_name(state_path.name.replace(".train-state.pt", "") + ".latest.safetensors")
     threads = torch.get_num_threads()
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    opt = torch.optim.Adam(_param_groups(model, args.lr, recipe.lr_scale), lr=args.lr)
     step, wall, cpu_s, phases = 0, 0.0, 0.0, []
     best: dict = {"score": float("inf")}
     evals: list[dict] = []
@@ -246,7 +259,7 @@ def run(args: argparse.Namespace, recipe: Recipe) -> int:
                 # learning-rate decay of the AdaIN reference implementation
                 lr = args.lr / (1.0 + args.lr_decay * step)
                 for g in opt.param_groups:
-                    g["lr"] = lr
+                    g["lr"] = lr * g.get("lr_scale", 1.0)
                 with amp:
                     parts = recipe.step(step)
                 weights = recipe.weights(step)
