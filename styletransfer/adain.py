@@ -227,6 +227,8 @@ class AdaINModel(nn.Module):
 
     :meth:`stylize` moves the content features to the style's by EFDM (``transform="efdm"``,
     the default) or by the paper's AdaIN (``"adain"``); see the module docstring.
+    A skip decoder (:class:`Decoder`, ``skip=True``) also gets the content's relu3_1 moved by
+    AdaIN to the style's relu3_1 mean and std, with the same style weights, masks and alpha.
     """
 
     def __init__(self, decoder: Decoder, encoder: VGG19Features | None = None, bf16: bool = True) -> None:
