@@ -122,6 +122,48 @@ def test_the_exported_decoder_is_the_decoder_without_its_outer_30_px(width):
     assert sum(isinstance(m, nn.Upsample) for m in sub) == 0 and sum(isinstance(m, nn.PixelShuffle) for m in sub) == 3
 
 
+def test_a_skip_decoders_graph_takes_relu3_1_and_is_the_decoder_without_its_outer_30_px(tmp_path):
+    """The skip decoder (Decoder(skip=True)) unpadded and in sub-pixel form: two inputs, the
+    relu4_1 and the relu3_1 targets, the same numbers as the padded torch decoder inside
+    DECODER_CROP px; exported with both inputs and checked in ONNX Runtime."""
+    import onnxruntime as ort
+    import torch
+    from torch import nn
+
+    from styletransfer import layers
+    from styletransfer.adain import FEATURE_SCALE, Decoder
+    from styletransfer.onnx.export import export_checked, standard_layers
+
+    torch.manual_seed(1)
+    decoder = Decoder(width=0.5, skip=True).eval()
+    standard_layers(decoder, nn, layers)
+    for p in decoder.parameters():
+        p.data.normal_(0, 0.05)
+    target = torch.rand(1, 512, 11, 13) * 2 * FEATURE_SCALE["relu4_1"]
+    skip = torch.rand(1, 256, 22, 26) * 2 * FEATURE_SCALE["relu3_1"]
+    c = ort_adain.DECODER_CROP
+    with torch.no_grad():
+        full = decoder(target, skip)[..., c:-c, c:-c]
+        valid = ort_adain.valid_decoder(decoder)
+        sub = ort_adain.subpixel_decoder(valid)
+        got_valid, got_sub = valid(target, skip), sub(target, skip)
+        without = decoder(target, torch.zeros_like(skip))[..., c:-c, c:-c]
+    scale = float(full.abs().max())
+    assert got_valid.shape == full.shape and float((got_valid - full).abs().max()) <= 1e-5 * scale
+    assert float((got_sub - full).abs().max()) <= 1e-5 * scale
+    assert float((without - full).abs().mean()) > 1e-3 * scale  # relu3_1 matters
+    path = tmp_path / "skip.onnx"
+    export_checked(sub, (target, skip), path, ("target", "skip_target"), "image", {}, tolerance=1e-4 * scale)
+    assert path.is_file()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["target", "skip_target"]
+    t2, s2 = torch.rand(1, 512, 12, 10) * 900, torch.rand(1, 256, 24, 20) * 200  # other sizes: dynamic axes
+    with torch.no_grad():
+        ref = decoder(t2, s2)[..., c:-c, c:-c].numpy()
+    out = session.run(None, {"target": t2.numpy(), "skip_target": s2.numpy()})[0]
+    assert out.shape == ref.shape and np.abs(out - ref).max() <= 1e-4 * np.abs(ref).max()
+
+
 def test_an_8_bit_encoder_that_misses_its_bar_is_exported_in_fp32(env, monkeypatch, tmp_path):
     import onnx
 

@@ -557,6 +557,9 @@ def valid_decoder(decoder):
     photo with its margin) on 2 Xeon cores, 0.40-0.52 instead of 0.61-0.72 s warm and
     0.48-0.65 instead of 0.75-0.83 s on a process's first run.
 
+    A skip decoder (``decoder.skip``, :class:`styletransfer.adain.Decoder`) gives a
+    :func:`_skip_body`: inputs the target and the relu3_1 target (N, 256, 2h, 2w), raw units.
+
     Raises:
         ValueError: ``decoder`` is not an AdaIN decoder's layout.
     """
@@ -565,7 +568,7 @@ def valid_decoder(decoder):
     import torch
     from torch import nn
 
-    from ..adain import ENCODER_LAYER, FEATURE_SCALE
+    from ..adain import ENCODER_LAYER, FEATURE_SCALE, SKIP_LAYER
 
     layers = [m for m in copy.deepcopy(decoder.net) if not isinstance(m, nn.ReflectionPad2d)]
     convs = [m for m in layers if isinstance(m, nn.Conv2d)]
@@ -581,7 +584,31 @@ def valid_decoder(decoder):
             lost += scale
     if lost != DECODER_CROP:
         raise ValueError(f"this decoder's unpadded output loses {lost} px per side, not {DECODER_CROP}")
-    return nn.Sequential(*layers).eval()
+    if getattr(decoder, "skip", None) is None:
+        return nn.Sequential(*layers).eval()
+    if not isinstance(layers[2], nn.Upsample):
+        raise ValueError("expected the skip decoder's first convolution, ReLU and upsampling")
+    skip = copy.deepcopy(decoder.skip).float()
+    with torch.no_grad():
+        skip.weight.mul_(1.0 / FEATURE_SCALE[SKIP_LAYER])
+    return _skip_body(nn.Sequential(*layers[:3]), skip, nn.Sequential(*layers[3:]))
+
+
+def _skip_body(head, skip, tail):
+    """The unpadded skip decoder as one module: ``tail(head(target) + skip(relu3_1))``, the
+    relu3_1 target cropped by 2 px per side first (the unpadded first convolution lost one
+    relu4_1 position per side, two after the upsampling)."""
+    from torch import nn
+
+    class SkipBody(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head, self.skip, self.tail = head, skip, tail
+
+        def forward(self, target, skip_target):
+            return self.tail(self.head(target) + self.skip(skip_target[:, :, 2:-2, 2:-2]))
+
+    return SkipBody().eval()
 
 
 def _phase_weights(weight, phases_in: bool):
@@ -621,12 +648,17 @@ def subpixel_decoder(valid):
     input and output as ``valid`` (within float rounding). For 1088x832 on 2 Xeon cores:
     0.36-0.41 instead of 0.43-0.53 s warm, 0.42-0.48 instead of 0.54-0.61 s first.
 
+    A skip decoder's body (:func:`_skip_body`) keeps its head (the first upsampling, before
+    which the relu3_1 term is added) and folds the stages of its tail.
+
     Raises:
         ValueError: ``valid`` is not an unpadded AdaIN decoder's layout.
     """
     import torch
     from torch import nn
 
+    if hasattr(valid, "tail"):
+        return _skip_body(valid.head, valid.skip, subpixel_decoder(valid.tail))
     layers = list(valid)
     out: list = []
     i = 0

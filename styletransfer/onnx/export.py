@@ -14,10 +14,11 @@ import numpy as np
 __all__ = ["export_checked", "standard_layers"]
 
 
-def export_checked(module, example, path: Path, input_name: str, output_name: str, meta: dict,
+def export_checked(module, example, path: Path, input_name, output_name: str, meta: dict,
                    transform=None, tolerance: float = 1e-3) -> float:
     """Export ``module`` (torch, fp32, eval mode) to ``path`` as opset 17 with dynamic batch,
     height and width, run the graph in ONNX Runtime on ``example`` and compare with torch.
+    Several inputs: ``example`` and ``input_name`` are tuples of the same length.
     ``transform(tmp_path) -> new_path`` may rewrite the exported file first (e.g. quantise it).
     The file is written under a temporary name and moved into place only when the largest
     absolute difference is at most ``tolerance``; a JSON beside it records ``meta``, the
@@ -30,25 +31,32 @@ def export_checked(module, example, path: Path, input_name: str, output_name: st
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.part")
+    examples = tuple(example) if isinstance(example, (tuple, list)) else (example,)
+    names = tuple(input_name) if isinstance(input_name, (tuple, list)) else (input_name,)
+    if len(examples) != len(names):
+        raise ValueError(f"{len(examples)} example inputs for {len(names)} input names")
     axes = {0: "batch", 2: "height", 3: "width"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, (example,), str(tmp), input_names=[input_name], output_names=[output_name],
-                          dynamic_axes={input_name: axes, output_name: axes}, opset_version=17, dynamo=False)
+        torch.onnx.export(module, examples, str(tmp), input_names=list(names), output_names=[output_name],
+                          dynamic_axes={**({names[0]: axes} if len(names) == 1 else
+                                           {n: {0: "batch", 2: f"{n}_height", 3: f"{n}_width"} for n in names}),
+                                        output_name: axes}, opset_version=17, dynamo=False)
     final = tmp
     try:
         if transform is not None:
             final = transform(tmp)
         with torch.inference_mode():
-            expected = module(example).numpy()
+            expected = module(*examples).numpy()
         got = ort.InferenceSession(str(final), providers=["CPUExecutionProvider"]).run(
-            None, {input_name: example.numpy()})[0]
+            None, {n: x.numpy() for n, x in zip(names, examples)})[0]
         max_abs = float(np.abs(got - expected).max())
         if max_abs <= tolerance:
             final.replace(path)
             path.with_suffix(".json").write_text(json.dumps({
                 **meta, "opset": 17, "torch": torch.__version__, "max_abs_diff_vs_torch": max_abs,
-                "check_input": list(example.shape)}, indent=1))
+                "check_input": [list(x.shape) for x in examples] if len(examples) > 1 else list(examples[0].shape)},
+                indent=1))
         return max_abs
     finally:
         for leftover in {tmp, final}:
