@@ -149,3 +149,37 @@ def test_a_video_exports_the_graph_before_its_frames(cache, tmp_path):
     clip = make_clip(tmp_path / "clip.mp4", SAMPLE, seconds=0.25, fps=12, size=(96, 64))
     result = stylize_video(clip, tmp_path / "out.mp4", "udnie", "johnson", VideoOptions(max_side=96, device="cpu"))
     assert ort.ready("udnie") and result.frames >= 2
+
+
+def test_export_checked_takes_several_inputs_and_outputs(tmp_path):
+    """A module with two inputs and two outputs (as the skip decoder's encoder and decoder
+    graphs have) is exported with its names, dynamic sizes per input, and checked output by
+    output; a wrong count of names is refused."""
+    import onnxruntime as ort
+    import torch
+
+    from styletransfer.onnx.export import export_checked
+
+    class Two(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+
+        def forward(self, a, b):
+            x = self.conv(a)
+            return torch.relu(x), torch.nn.functional.avg_pool2d(x, 2) + b
+
+    torch.manual_seed(0)
+    module = Two().eval()
+    a, b = torch.rand(1, 3, 8, 10), torch.rand(1, 4, 4, 5)
+    path = tmp_path / "two.onnx"
+    assert export_checked(module, (a, b), path, ("a", "b"), ("full", "half"), {}) <= 1e-3
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["a", "b"] and [o.name for o in session.get_outputs()] == ["full", "half"]
+    a2, b2 = torch.rand(2, 3, 12, 6), torch.rand(2, 4, 6, 3)
+    full, half = session.run(None, {"a": a2.numpy(), "b": b2.numpy()})
+    with torch.no_grad():
+        ref = module(a2, b2)
+    assert np.abs(full - ref[0].numpy()).max() < 1e-4 and np.abs(half - ref[1].numpy()).max() < 1e-4
+    with pytest.raises(ValueError, match="2 example inputs for 1 input names"):
+        export_checked(module, (a, b), tmp_path / "bad.onnx", "a", "full", {})
