@@ -164,6 +164,29 @@ def test_a_skip_decoders_graph_takes_relu3_1_and_is_the_decoder_without_its_oute
     assert out.shape == ref.shape and np.abs(out - ref).max() <= 1e-4 * np.abs(ref).max()
 
 
+def test_the_skip_decoders_8_bit_encoder_gives_relu4_1_and_relu3_1(tmp_path):
+    """encoder_module(skip=True) in 8 bits with the pixel input: both outputs close to torch's
+    (mean relative error within INT8_TOLERANCE), relu4_1 the same as the plain encoder's."""
+    import onnxruntime as ort
+    import torch
+
+    pictures = ort_adain._calibration_images()
+    example = torch.from_numpy(pictures[-1])
+    path = tmp_path / "enc-skip.onnx"
+    module = ort_adain.encoder_module(skip=True)
+    ort_adain._export_graph(module, example, path, ("image", ("relu4_1", "relu3_1")), {}, pictures)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].name == "pixels" and [o.name for o in session.get_outputs()] == ["relu4_1", "relu3_1"]
+    got4, got3 = session.run(None, {"pixels": ort_adain._columns(ort_adain._pixels(pictures[-1]))})
+    with torch.no_grad():
+        ref4, ref3 = (t.numpy() for t in module(example))
+        plain = ort_adain.encoder_module()(example).numpy()
+    np.testing.assert_allclose(ref4, plain, rtol=1e-5, atol=1e-3)
+    for got, ref in ((got4, ref4), (got3, ref3)):
+        assert got.shape == ref.shape
+        assert np.abs(got - ref).mean() / np.abs(ref).mean() <= ort_adain.INT8_TOLERANCE
+
+
 def test_an_8_bit_encoder_that_misses_its_bar_is_exported_in_fp32(env, monkeypatch, tmp_path):
     import onnx
 

