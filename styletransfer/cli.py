@@ -206,6 +206,8 @@ def prepare(out=None) -> int:
         for image, _w, key in ort_adain.prepare_styles(resolve_styles(list(PRESETS)), side):
             ort_adain.style_stats(image, key)
             ort_adain.style_quantiles(image, key)
+            if ort_adain.skip_decoder():
+                ort_adain.style_skip_stats(image, key)
         print(f"adain: {done}, statistics of {len(PRESETS)} presets at {side} px ({time.perf_counter() - t:.1f} s)",
               file=out)
     print(f"ONNX cache: {cache_dir()}", file=out)

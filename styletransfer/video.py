@@ -304,6 +304,9 @@ class _Painter:
                     self.stats = ort_adain.style_quantiles(image, key, options.threads)
                 else:
                     self.stats = ort_adain.style_stats(image, key, options.threads)
+                # a skip decoder's graph also reads relu3_1, moved by AdaIN
+                self.skip_stats = ([ort_adain.style_skip_stats(image, key, options.threads)]
+                                   if ort_adain.skip_decoder() else None)
                 return
         if method not in ("johnson", "adain"):
             raise InvalidOptionError("video works with the adain and johnson methods; gatys needs minutes per frame")
@@ -367,7 +370,8 @@ class _Painter:
         if self.onnx and self.method == "adain":  # ONNX Runtime (styletransfer.onnx.adain)
             from .onnx.adain import adain_frames
 
-            return adain_frames(frames, [self.stats], [1.0], float(self.options.alpha), self.options.threads)
+            return adain_frames(frames, [self.stats], [1.0], float(self.options.alpha), self.options.threads,
+                                self.skip_stats)
         if self.onnx:  # ONNX Runtime: the same net, exported (styletransfer.onnx.johnson)
             from .onnx.johnson import finish, johnson_frames
 

@@ -358,13 +358,13 @@ def test_a_picture_painted_in_tiles_equals_the_one_painted_whole(env, monkeypatc
         assert tiled.shape == whole.shape and np.abs(tiled - whole).max() * 255 < 0.01, tile
     assert ort_adain._tiles(1000, 256) == [(0, 256), (256, 512), (512, 768), (768, 1000)]
     calls = []
-    encode = ort_adain._encode
+    encode = ort_adain._encode_all
 
     def spy(session, x):
         calls.append(x.shape[-2:])
         return encode(session, x)
 
-    monkeypatch.setattr(ort_adain, "_encode", spy)
+    monkeypatch.setattr(ort_adain, "_encode_all", spy)
     monkeypatch.setattr(ort_adain, "TILE_SIDE", 320)
     ort_adain.stylize_adain_ort(photo, [(resolve_styles(["udnie"])[0].image, 1, "preset:udnie@512")], threads=1)
     assert len(calls) == 2 * 3 and all(max(c) <= 320 + 2 * ort_adain.ENCODER_HALO for c in calls), calls  # 528x768 padded
@@ -429,30 +429,102 @@ def test_a_retrained_decoder_gets_a_new_graph_and_keeps_the_encoder(env, monkeyp
         ort_adain.stylize_adain_ort(Image.new("RGB", (32, 32)), [(Image.new("RGB", (32, 32)), 1.0, None)])
 
 
-def test_a_skip_decoder_is_not_exported_and_paints_in_torch(env, monkeypatch, tmp_path):
-    """The graphs have no relu3_1 input: a skip decoder (Decoder(skip=True)) is refused by the
-    export with a clear reason, "auto" then paints in torch, "onnx" says why it cannot."""
+@pytest.fixture(scope="module")
+def skip_env(tmp_path_factory):
+    """A checkpoint root whose decoder is a skip decoder (the shipped decoder's weights and a
+    1x1 relu3_1 convolution of random weights, so relu3_1 changes the picture), its graphs
+    exported into a cache of its own."""
     import torch
 
-    from styletransfer.adain import Decoder
-    from styletransfer.checkpoints import save_checkpoint
-    from styletransfer.engine import stylize
-    from styletransfer.inputs import StyleOptions
+    from styletransfer.adain import Decoder, decoder_from_state
+    from styletransfer.checkpoints import load_checkpoint, save_checkpoint
 
-    root = tmp_path / "ck"
-    dec = Decoder(width=0.25, skip=True)
-    torch.nn.init.normal_(dec.skip.weight, std=0.1)
+    if not DECODER.is_file():
+        pytest.skip("no AdaIN decoder in checkpoints/adain")
+    state, _card = load_checkpoint(DECODER)
+    plain = decoder_from_state(state)
+    dec = Decoder(width=plain.net[1].out_channels / 256, skip=True)
+    dec.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    torch.manual_seed(0)
+    torch.nn.init.normal_(dec.skip.weight, std=0.02)
+    root = tmp_path_factory.mktemp("ck-skip")
     save_checkpoint(dec.state_dict(), root / "adain" / "decoder.safetensors", {"steps": 1})
-    monkeypatch.setenv("STYLETRANSFER_CHECKPOINTS", str(root))
-    monkeypatch.setenv("STYLETRANSFER_ONNX_CACHE", str(tmp_path / "onnx"))
-    with pytest.raises(OnnxUnavailable, match="skip decoder"):
-        ort_adain.export_adain()
-    assert not ort_adain.use_onnx("auto", on_cpu=True, export_missing=True)
-    with pytest.raises(OnnxUnavailable, match="skip decoder"):
-        ort_adain.use_onnx("onnx", on_cpu=True)
-    photo = Image.new("RGB", (40, 24), (200, 120, 40))
-    out = stylize(photo, Image.new("RGB", (32, 32), (20, 40, 220)), "adain", StyleOptions(backend="auto", palette=0))
-    assert out.size == (40, 24)
+    os.symlink(REPO / "checkpoints" / "johnson", root / "johnson")
+    cache = tmp_path_factory.mktemp("onnx-skip")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("STYLETRANSFER_CHECKPOINTS", str(root))
+    mp.setenv("STYLETRANSFER_ONNX_CACHE", str(cache))
+    assert ort_adain.skip_decoder() and not ort_adain.ready()
+    paths = ort_adain.export_adain()
+    yield {"root": root, "cache": cache, "paths": paths}
+    mp.undo()
+
+
+def test_a_skip_decoder_is_exported_with_relu3_1_and_paints_as_torch(skip_env, monkeypatch):
+    """A skip decoder (Decoder(skip=True)) gets encoders that also give relu3_1 and a decoder
+    graph with a second input; photos painted through them (presets and own pictures, AdaIN
+    and EFDM, alpha, blends, whole and in tiles) match the torch engine as the plain
+    decoder's do, and relu3_1 changes the picture."""
+    import onnxruntime as ort
+
+    from styletransfer.engine import StyleOptions, stylize
+
+    monkeypatch.setenv("STYLETRANSFER_CHECKPOINTS", str(skip_env["root"]))
+    monkeypatch.setenv("STYLETRANSFER_ONNX_CACHE", str(skip_env["cache"]))
+    enc, style_enc, dec = skip_env["paths"]
+    assert "skip" in enc.name and "skip" in style_enc.name and ort_adain.ready()
+    assert [o.name for o in ort.InferenceSession(str(enc)).get_outputs()] == ["relu4_1", "relu3_1"]
+    assert [i.name for i in ort.InferenceSession(str(dec)).get_inputs()] == ["target", "skip_target"]
+    assert np.load(ort_adain.style_fit_path())["mean_ab"].shape == (2, 768)
+    photo = fit_max_side(open_image(SAMPLE), 256)
+    cases = [([("udnie", 1.0)], 1.0, True), ([("great_wave", 2.0), ("the_scream", 1.0)], 0.7, True),
+             ([("udnie", 1.0)], 1.0, False)]
+    for transform, bound in (("adain", 2.5), ("efdm", EFDM_BOUND)):
+        for spec, alpha, keyed in cases:
+            styles = resolve_styles(spec)
+            prepared = [(fit_max_side(s.image, 512), s.weight, f"{s.key}@512" if keyed else None) for s in styles]
+            ours = ort_adain.stylize_adain_ort(photo, prepared, alpha=alpha, threads=1, transform=transform)
+            ref = stylize(photo, spec, "adain", StyleOptions(alpha=alpha, max_side=256, device="cpu", backend="torch",
+                                                             palette=0, transform=transform))
+            assert _mad(ours, ref) <= bound, (transform, spec, alpha, _mad(ours, ref))
+    image, _w, key = ort_adain.prepare_styles(resolve_styles(["udnie"]), 512)[0]
+    mean, std = ort_adain.style_skip_stats(image, key)
+    assert mean.shape == std.shape == (1, 256, 1, 1)
+    assert list((skip_env["cache"] / "adain-stats").glob("*udnie@512-relu3_1.npy"))
+    # relu3_1 matters: the same picture with the style's relu3_1 statistics swapped for another's
+    frames = ort_adain._image_pixels(photo)
+    graphs = ort_adain.encoder_path(), ort_adain.decoder_path()
+    stats = [ort_adain.style_stats(image, key)]
+    other = ort_adain.style_skip_stats(*ort_adain.prepare_styles(resolve_styles(["mondrian"]), 512)[0][::2])
+    one = np.array([1.0])
+    a = ort_adain._adain_batch(frames, graphs, stats, one, 1.0, 1, skip_stats=[(mean, std)])
+    b = ort_adain._adain_batch(frames, graphs, stats, one, 1.0, 1, skip_stats=[other])
+    assert np.abs(a - b).mean() * 255 > 2
+    with pytest.raises(ValueError, match="relu3_1"):
+        ort_adain.adain_frames(frames, stats, [1.0], threads=1)
+    # in tiles: the same picture
+    big = ort_adain._image_pixels(Image.open(SAMPLE).convert("RGB").resize((700, 460)))
+    whole = ort_adain._adain_batch(big, graphs, stats, one, 0.8, 1, tile=4096, skip_stats=[(mean, std)])
+    tiled = ort_adain._adain_batch(big, graphs, stats, one, 0.8, 1, tile=256, skip_stats=[(mean, std)])
+    assert np.abs(tiled - whole).max() * 255 < 0.01
+
+
+def test_a_skip_decoders_clip_frames_through_onnx_match_torch(skip_env, monkeypatch):
+    """The video painter with a skip decoder: ONNX Runtime frames against torch's."""
+    from styletransfer.video import VideoOptions, _Painter
+
+    monkeypatch.setenv("STYLETRANSFER_CHECKPOINTS", str(skip_env["root"]))
+    monkeypatch.setenv("STYLETRANSFER_ONNX_CACHE", str(skip_env["cache"]))
+    style = resolve_styles([("starry_night", 1.0)])[0]
+    frames = np.stack([np.asarray(fit_max_side(open_image(SAMPLE), 200).crop((i, 0, i + 160, 96)))
+                       for i in range(0, 24, 8)])
+    x = frames.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+    out = {}
+    for backend in ("torch", "onnx"):
+        painter = _Painter("adain", style, VideoOptions(device="cpu", backend=backend, palette=0), x[:1])
+        assert painter.onnx == (backend == "onnx") and painter.skip_stats is not None
+        out[backend] = painter(x) * 255.0
+    assert float(np.abs(out["onnx"] - out["torch"]).mean()) <= EFDM_BOUND + 0.5
 
 
 def test_video_frames_through_onnx_match_torch(env, tmp_path):

