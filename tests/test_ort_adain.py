@@ -80,7 +80,9 @@ def test_export_writes_an_8_bit_content_encoder_and_exact_style_encoder_and_deco
     with np.load(ort_adain.style_fit_path()) as fit:  # own styles' statistics through the 8-bit encoder
         assert bool(fit["use"]) and float(fit["error"]) <= ort_adain.STYLE_FIT_TOLERANCE
         assert float(fit["error"]) < 0.7 * float(fit["error_uncorrected"])
-        assert fit["mean_ab"].shape == fit["std_ab"].shape == (2, 512)
+        # relu4_1's 512 channels, and relu3_1's 256 for a skip decoder's encoder
+        channels = 768 if ort_adain.skip_decoder() else 512
+        assert fit["mean_ab"].shape == fit["std_ab"].shape == (2, channels)
     for graph, limit in (("style_encoder", 0.1), ("decoder", 1e-4)):  # relu4_1 runs to ~3000; pictures to 1
         info = json.loads(env[graph].with_suffix(".json").read_text())
         assert info["int8"] is False and info["max_abs_diff_vs_torch"] < limit, (graph, info)
@@ -229,6 +231,14 @@ def _fp32_stats(image: Image.Image):
     return ort_adain._mean_std(session(ort_adain.style_encoder_path(), 1).run(None, {"image": to_array(image)})[0])
 
 
+def _skip_stats(styles) -> list | None:
+    """Each ``(image, weight, key)``'s relu3_1 statistics where the decoder on disk is a skip
+    decoder (what stylize_adain_ort hands adain_frames), else None."""
+    if not ort_adain.skip_decoder():
+        return None
+    return [ort_adain.style_skip_stats(im, key) for im, _w, key in styles]
+
+
 def _stat_error(got, ref) -> float:
     return float(np.mean([np.abs(g - r).mean() / np.abs(r).mean() for g, r in zip(got, ref)]))
 
@@ -251,8 +261,15 @@ def test_an_own_style_goes_through_the_8_bit_encoder_with_its_statistics_correct
     photo = fit_max_side(open_image(SAMPLE), 256)
     from styletransfer.onnx.runtime import to_image
 
-    a = to_image(ort_adain.adain_frames(to_array(photo), [got], [1.0], threads=1)[0])
-    b = to_image(ort_adain.adain_frames(to_array(photo), [ref], [1.0], threads=1)[0])
+    skip = _skip_stats([(style, 1.0, None)])
+    if skip is not None:  # a skip decoder: relu3_1's corrected statistics too
+        fp32 = session(ort_adain.style_encoder_path(), 1).run(None, {"image": to_array(style)})
+        raw3 = ort_adain._encode_all(session(ort_adain.encoder_path(), 1), to_array(style))[1]
+        ref3 = ort_adain._mean_std(fp32[1])
+        assert skip[0][0].shape == (1, 256, 1, 1)
+        assert _stat_error(skip[0], ref3) < 0.6 * _stat_error(ort_adain._mean_std(raw3), ref3)
+    a = to_image(ort_adain.adain_frames(to_array(photo), [got], [1.0], threads=1, skip_stats=skip)[0])
+    b = to_image(ort_adain.adain_frames(to_array(photo), [ref], [1.0], threads=1, skip_stats=skip)[0])
     assert _mad(a, b) <= 1.0, _mad(a, b)
     # the same picture again (another photo with the user's style): looked up by its pixels
     assert ort_adain.style_stats(style.copy(), None) is got
@@ -314,11 +331,12 @@ def test_efdm_in_tiles_equals_efdm_whole(env):
     photo = Image.open(SAMPLE).convert("RGB").resize((700, 460))
     tables = [ort_adain.style_quantiles(im, key) for im, _w, key in
               ort_adain.prepare_styles(resolve_styles(["udnie", "the_scream"]), 512)]
+    skip = _skip_stats(ort_adain.prepare_styles(resolve_styles(["udnie", "the_scream"]), 512))
     frames = ort_adain._image_pixels(photo)
     graphs = ort_adain.encoder_path(), ort_adain.decoder_path()
     w = np.array([0.7, 0.3])
-    whole = ort_adain._adain_batch(frames, graphs, tables, w, 0.8, 1, tile=4096)
-    tiled = ort_adain._adain_batch(frames, graphs, tables, w, 0.8, 1, tile=256)
+    whole = ort_adain._adain_batch(frames, graphs, tables, w, 0.8, 1, tile=4096, skip_stats=skip)
+    tiled = ort_adain._adain_batch(frames, graphs, tables, w, 0.8, 1, tile=256, skip_stats=skip)
     assert np.abs(tiled - whole).mean() * 255 < 0.05
 
 
@@ -349,12 +367,13 @@ def test_a_picture_painted_in_tiles_equals_the_one_painted_whole(env, monkeypatc
     photo = Image.open(SAMPLE).convert("RGB").resize((700, 460))
     stats = [ort_adain.style_stats(im, key) for im, _w, key in
              ort_adain.prepare_styles(resolve_styles(["udnie", "the_scream"]), 512)]
+    skip = _skip_stats(ort_adain.prepare_styles(resolve_styles(["udnie", "the_scream"]), 512))
     frames = ort_adain._image_pixels(photo)
     graphs = ort_adain.encoder_path(), ort_adain.decoder_path()
     w = np.array([0.7, 0.3])
-    whole = ort_adain._adain_batch(frames, graphs, stats, w, 0.8, 1, tile=4096)
+    whole = ort_adain._adain_batch(frames, graphs, stats, w, 0.8, 1, tile=4096, skip_stats=skip)
     for tile in (200, 256, 512):
-        tiled = ort_adain._adain_batch(frames, graphs, stats, w, 0.8, 1, tile=tile)
+        tiled = ort_adain._adain_batch(frames, graphs, stats, w, 0.8, 1, tile=tile, skip_stats=skip)
         assert tiled.shape == whole.shape and np.abs(tiled - whole).max() * 255 < 0.01, tile
     assert ort_adain._tiles(1000, 256) == [(0, 256), (256, 512), (512, 768), (768, 1000)]
     calls = []
@@ -525,6 +544,63 @@ def test_a_skip_decoders_clip_frames_through_onnx_match_torch(skip_env, monkeypa
         assert painter.onnx == (backend == "onnx") and painter.skip_stats is not None
         out[backend] = painter(x) * 255.0
     assert float(np.abs(out["onnx"] - out["torch"]).mean()) <= EFDM_BOUND + 0.5
+
+
+@pytest.fixture(scope="module")
+def plain_env(tmp_path_factory):
+    """A checkpoint root whose decoder reads relu4_1 only (the shipped decoder's weights without
+    a skip decoder's relu3_1 convolution), its graphs exported into a cache of its own."""
+    from styletransfer.checkpoints import load_checkpoint, save_checkpoint
+
+    if not DECODER.is_file():
+        pytest.skip("no AdaIN decoder in checkpoints/adain")
+    state, _card = load_checkpoint(DECODER)
+    root = tmp_path_factory.mktemp("ck-plain")
+    save_checkpoint({k: v for k, v in state.items() if not k.startswith("skip.")},
+                    root / "adain" / "decoder.safetensors", {"steps": 1})
+    os.symlink(REPO / "checkpoints" / "johnson", root / "johnson")
+    cache = tmp_path_factory.mktemp("onnx-plain")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("STYLETRANSFER_CHECKPOINTS", str(root))
+    mp.setenv("STYLETRANSFER_ONNX_CACHE", str(cache))
+    assert not ort_adain.skip_decoder() and not ort_adain.ready()
+    paths = ort_adain.export_adain()
+    yield {"root": root, "cache": cache, "paths": paths}
+    mp.undo()
+
+
+def test_a_plain_decoder_gets_one_input_graphs_and_paints_as_torch(plain_env, monkeypatch):
+    """A decoder that reads relu4_1 only: encoders with one output, a decoder graph with one
+    input, the style correction over 512 channels, no relu3_1 statistics asked for, and
+    pictures (presets and own pictures, AdaIN and EFDM, whole and in tiles) that match torch."""
+    import onnxruntime as ort
+
+    from styletransfer.engine import StyleOptions, stylize
+
+    monkeypatch.setenv("STYLETRANSFER_CHECKPOINTS", str(plain_env["root"]))
+    monkeypatch.setenv("STYLETRANSFER_ONNX_CACHE", str(plain_env["cache"]))
+    enc, style_enc, dec = plain_env["paths"]
+    assert "skip" not in enc.name + style_enc.name and ort_adain.ready()
+    assert [o.name for o in ort.InferenceSession(str(enc)).get_outputs()] == ["relu4_1"]
+    assert [i.name for i in ort.InferenceSession(str(dec)).get_inputs()] == ["target"]
+    assert np.load(ort_adain.style_fit_path())["mean_ab"].shape == (2, 512)
+    photo = fit_max_side(open_image(SAMPLE), 256)
+    for transform, bound in (("adain", 2.5), ("efdm", EFDM_BOUND)):
+        for spec, keyed in (([("udnie", 1.0)], True), ([("the_scream", 1.0)], False)):
+            styles = resolve_styles(spec)
+            prepared = [(fit_max_side(s.image, 512), s.weight, f"{s.key}@512" if keyed else None) for s in styles]
+            ours = ort_adain.stylize_adain_ort(photo, prepared, threads=1, transform=transform)
+            ref = stylize(photo, spec, "adain", StyleOptions(max_side=256, device="cpu", backend="torch", palette=0,
+                                                             transform=transform))
+            assert _mad(ours, ref) <= bound, (transform, spec, _mad(ours, ref))
+    with pytest.raises(ValueError, match="relu4_1 only"):
+        ort_adain.style_skip_stats(prepared[0][0])
+    frames = ort_adain._image_pixels(Image.open(SAMPLE).convert("RGB").resize((700, 460)))
+    graphs = ort_adain.encoder_path(), ort_adain.decoder_path()
+    stats = [ort_adain.style_stats(prepared[0][0])]
+    whole = ort_adain._adain_batch(frames, graphs, stats, np.array([1.0]), 0.8, 1, tile=4096)
+    tiled = ort_adain._adain_batch(frames, graphs, stats, np.array([1.0]), 0.8, 1, tile=256)
+    assert np.abs(tiled - whole).max() * 255 < 0.01
 
 
 def test_video_frames_through_onnx_match_torch(env, tmp_path):
