@@ -837,6 +837,9 @@ def _style_value(kind: str, image: Image.Image, key: str | None, threads: int | 
     values = {}
     for k in {kind, "skip"} if skip else {kind}:
         features = outputs[1] if k == "skip" else outputs[0]
+        if k == "quantiles" and fit is None:  # a preset's table: no statistics needed
+            values[k] = _quantiles(features)
+            continue
         mean, std = _mean_std(features)
         if fit is not None:
             cut = slice(512, None) if k == "skip" else slice(0, 512)
@@ -847,8 +850,6 @@ def _style_value(kind: str, image: Image.Image, key: str | None, threads: int | 
             new_mean, new_std = mean, std
         if k != "quantiles":
             values[k] = (new_mean, new_std)
-        elif fit is None:
-            values[k] = _quantiles(features)
         else:  # the 8-bit table's shape, moved to the corrected mean and std (no value below 0)
             scale = (new_std / std)[..., 0]
             table = np.maximum((_quantiles(features) - mean[..., 0]) * scale + new_mean[..., 0], 0.0)
